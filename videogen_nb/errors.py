@@ -1,0 +1,184 @@
+"""Exceptions raised by videogen-nb.
+
+The tree::
+
+    VideoGenError                       every error this package raises on purpose
+    ├── ValidationError                 bad input, caught before any request is sent (.field)
+    │   └── SpendingGuardError          a run asks for more tasks than ``max_tasks`` allows
+    ├── APIError                        the gateway answered with an error (.status_code, .code, .message)
+    │   ├── AuthenticationError         401 / 403
+    │   ├── BadRequestError             400 / 404 / 422 (and other 4xx)
+    │   ├── RateLimitError              429 (.retry_after)
+    │   └── ServerError                 5xx
+    ├── APIConnectionError              no usable answer: refused, reset, timed out, malformed
+    │   └── SubmitOutcomeUnknownError   a POST may have reached the gateway; not retried blindly
+    ├── TaskFailedError                 the task ended failed or cancelled (.task)
+    ├── TaskTimeoutError                the task did not finish before its deadline (.task)
+    └── DownloadError                   the video could not be fetched or was refused (.url)
+
+Every message quotes the gateway verbatim (any language) and never contains the API key:
+errors are built from response bodies, which the gateway controls, but the key only ever
+lives in the ``Authorization`` header, which no error reads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .task import Task
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "DownloadError",
+    "RateLimitError",
+    "ServerError",
+    "SpendingGuardError",
+    "SubmitOutcomeUnknownError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+    "ValidationError",
+    "VideoGenError",
+    "api_error_for_status",
+]
+
+
+class VideoGenError(Exception):
+    """Base class of every error raised by videogen-nb."""
+
+
+class ValidationError(VideoGenError, ValueError):
+    """An input is invalid; ``field`` names what to change. Raised before any HTTP request.
+
+    >>> raise ValidationError("duration", "must be a positive whole number of seconds, got -5")
+    Traceback (most recent call last):
+    ...
+    videogen_nb.errors.ValidationError: duration: must be a positive whole number of seconds, got -5
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class SpendingGuardError(ValidationError):
+    """A run would launch more tasks than its ``max_tasks`` allows."""
+
+
+class APIError(VideoGenError):
+    """The gateway answered with an error status.
+
+    ``message`` is the gateway's own text, unchanged; ``code`` its error code when it sent one;
+    ``body`` the decoded (or raw text) response body for inspection.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+        self.request_id = request_id
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        code = f" [{self.code}]" if self.code else ""
+        return f"HTTP {self.status_code}{code}: {self.message}"
+
+
+class AuthenticationError(APIError):
+    """401 or 403: the key is missing, wrong, out of quota, or not allowed this model."""
+
+
+class BadRequestError(APIError):
+    """400, 404, 422 (and other 4xx): the gateway refused the request as sent."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after`` is the wait in seconds the gateway asked for."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ServerError(APIError):
+    """5xx: the gateway or its upstream vendor failed."""
+
+
+class APIConnectionError(VideoGenError):
+    """No usable answer from the gateway: refused, reset, timed out, or an unreadable body."""
+
+
+class SubmitOutcomeUnknownError(APIConnectionError):
+    """A POST was sent but its answer was lost, so the gateway may have created (and billed) a task.
+
+    It is never resubmitted automatically; ``run.retry_unknown()`` resubmits on request.
+    """
+
+
+class TaskFailedError(VideoGenError):
+    """The task ended ``failed`` or ``cancelled``; ``task.error`` holds the gateway's reason."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        reason = task.error or "no reason given"
+        super().__init__(f"task {task.id} {task.status.value}: {reason}")
+
+
+class TaskTimeoutError(VideoGenError):
+    """The task was still running at its deadline (the remote task may still finish)."""
+
+    def __init__(self, task: Task, timeout: float) -> None:
+        self.task = task
+        self.timeout = timeout
+        super().__init__(
+            f"task {task.id} still {task.status.value} after {timeout:g} s; "
+            "it may still finish: client.resume() or client.wait(task) picks it up later"
+        )
+
+
+class DownloadError(VideoGenError):
+    """The video could not be downloaded, or its body was refused (too big, not a video)."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+def api_error_for_status(
+    status_code: int,
+    message: str,
+    *,
+    code: str | None = None,
+    body: Any = None,
+    retry_after: float | None = None,
+    request_id: str | None = None,
+) -> APIError:
+    """Build the ``APIError`` subclass that matches an HTTP status."""
+    common: dict[str, Any] = {
+        "status_code": status_code,
+        "code": code,
+        "body": body,
+        "request_id": request_id,
+    }
+    if status_code == 429:
+        return RateLimitError(message, retry_after=retry_after, **common)
+    if status_code in (401, 403):
+        return AuthenticationError(message, **common)
+    if status_code >= 500:
+        return ServerError(message, **common)
+    if 400 <= status_code < 500:
+        return BadRequestError(message, **common)
+    return APIError(message, **common)
