@@ -1,0 +1,60 @@
+"""The poll schedule: few requests early, converging on the expected finish."""
+
+from __future__ import annotations
+
+import pytest
+
+from videogen_nb.polling import PollPolicy
+
+
+def simulate(policy: PollPolicy, duration: float, *, progress: bool, typical: float | None):
+    """Poll a task that finishes at ``duration`` s with linear progress; count GETs and lag."""
+    t, polls = 0.0, 0
+    while True:
+        p = min(100, int(100 * t / duration)) if progress else None
+        t += policy.next_delay(elapsed=t, progress=p, typical_seconds=typical)
+        polls += 1
+        if t >= duration:
+            return polls, t - duration
+        assert polls < 10_000
+
+
+def test_server_wish_wins():
+    assert PollPolicy().next_delay(elapsed=100, progress=50, poll_after=0.2) == 0.2
+
+
+def test_no_information_grows_from_one_second_to_the_cap():
+    policy = PollPolicy()
+    delays = [policy.next_delay(elapsed=t) for t in (0, 10, 60, 600)]
+    assert delays[0] == pytest.approx(1.0)
+    assert delays == sorted(delays)
+    assert delays[-1] == policy.max_delay
+
+
+@pytest.mark.parametrize("duration", [20.0, 60.0, 180.0])
+def test_progress_makes_polls_few_and_lag_small(duration):
+    policy = PollPolicy()
+    fixed_polls = duration / 1.0  # what a 1 s fixed-interval poller spends
+    polls, lag = simulate(policy, duration, progress=True, typical=None)
+    assert polls <= fixed_polls / 2
+    assert lag <= policy.fine_interval + 1e-9
+
+
+def test_typical_duration_without_progress_converges_too():
+    policy = PollPolicy()
+    polls, lag = simulate(policy, 60.0, progress=False, typical=60.0)
+    assert polls < 20
+    assert lag <= policy.fine_interval + 1e-9
+
+
+def test_overdue_task_backs_off():
+    policy = PollPolicy()
+    near = policy.next_delay(elapsed=61, typical_seconds=60)
+    overdue = policy.next_delay(elapsed=300, typical_seconds=60)
+    assert near == policy.fine_interval
+    assert overdue > near
+    assert overdue <= policy.max_delay
+
+
+def test_floor_is_respected_even_for_servers():
+    assert PollPolicy(floor=0.1).next_delay(elapsed=0, poll_after=0.001) == 0.1

@@ -1,0 +1,1 @@
+"""videogen-nb (public names are exported once the layers land)."""

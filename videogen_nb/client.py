@@ -1,0 +1,561 @@
+"""``TaskClient``: one video task over HTTP — submit, poll, wait, download.
+
+This is the "client" layer of DESIGN.md. The public ``AsyncClient`` (``api.py``) extends it
+with the many-task methods of the run layer (``run``, ``compare``, ``resume``), which sit above
+this module. Everything here runs on one event loop: the one that first uses the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from . import catalog
+from .dialects import Dialect, get_dialect
+from .dialects.decode import decode_error, decode_models, decode_task
+from .download import safe_output_path, stream_to_file
+from .errors import (
+    APIError,
+    BadRequestError,
+    DownloadError,
+    SubmitOutcomeUnknownError,
+    TaskFailedError,
+    TaskTimeoutError,
+    ValidationError,
+)
+from .journal import Journal, JournalEntry
+from .polling import PollPolicy
+from .request import VideoRequest
+from .retry import RetryPolicy
+from .task import Result, Task, TaskStatus
+from .transport import Transport
+
+__all__ = ["DEFAULT", "TaskClient"]
+
+logger = logging.getLogger("videogen_nb")
+
+BASE_URL_ENV = "VIDEOGEN_BASE_URL"
+API_KEY_ENV = "VIDEOGEN_API_KEY"
+DEFAULT_OUTPUT_DIR = pathlib.Path("videogen-runs") / "videos"
+# A route that is missing answers 404 (or 405 for a wrong method); nothing was created.
+ROUTE_MISSING = (404, 405)
+
+
+class _Default:
+    """Marker for "use the default journal" (``None`` means "no journal")."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+
+
+@attrs.define(kw_only=True)
+class _Tracked:
+    """What the client remembers about a task it submitted or resumed."""
+
+    dialect: Dialect
+    model: str | None
+    submitted_at: float  # epoch seconds, so it survives a restart through the journal
+    entry_id: int | None = None
+
+
+class TaskClient:
+    """Submit one request, follow it to the end, download the video.
+
+    ``base_url``/``api_key`` default to ``VIDEOGEN_BASE_URL``/``VIDEOGEN_API_KEY``; the base
+    URL may end in ``/v1`` or not. ``dialect`` is ``"auto"`` (unified first, OpenAI-style
+    ``/v1/videos`` when the gateway turns out to serve only that), ``"unified"``,
+    ``"openai"``, ``"kling"``, or a ``Dialect`` instance.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        dialect: str | Dialect = "auto",
+        journal: Journal | str | os.PathLike[str] | None = DEFAULT,
+        output_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 60.0,
+        task_timeout: float | None = 30 * 60.0,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        max_download_bytes: int = 2 * 1024**3,
+        verify_ssl: bool = True,
+    ) -> None:
+        base_url = base_url or os.environ.get(BASE_URL_ENV)
+        if not base_url:
+            raise ValidationError(
+                "base_url",
+                f"no gateway given: pass base_url=..., set {BASE_URL_ENV}, "
+                "or start the offline sandbox with vg.sandbox.start()",
+            )
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENV)
+        self._transport = Transport(
+            base_url,
+            api_key,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            verify_ssl=verify_ssl,
+            error_decoder=decode_error,
+        )
+        self._auto = dialect == "auto"
+        self._dialect: Dialect = (
+            get_dialect("unified") if self._auto else _as_dialect(dialect)
+        )
+        self._journal = _open_journal(journal)
+        self._owns_journal = not isinstance(journal, Journal)
+        self.output_dir = pathlib.Path(output_dir) if output_dir else DEFAULT_OUTPUT_DIR
+        self.task_timeout = task_timeout
+        self.poll_policy = poll or PollPolicy()
+        self.max_download_bytes = max_download_bytes
+        self._tracked: dict[str, _Tracked] = {}
+        # poll route that answered last, per dialect, so fallbacks are paid for once
+        self._poll_route: dict[str, int] = {}
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's base URL, normalised (no trailing ``/v1``)."""
+        return self._transport.base_url
+
+    @property
+    def gateway(self) -> str:
+        """The gateway's identity in the journal (its base URL without credentials)."""
+        return self._transport.base_url
+
+    @property
+    def dialect(self) -> str:
+        """The wire format in use (for ``"auto"``, what the gateway turned out to serve)."""
+        return self._dialect.name
+
+    @property
+    def journal(self) -> Journal | None:
+        """The task journal, or None when disabled."""
+        return self._journal
+
+    def __repr__(self) -> str:
+        mode = f"auto->{self._dialect.name}" if self._auto else self._dialect.name
+        return f"{type(self).__name__}(base_url={self.base_url!r}, dialect={mode!r})"
+
+    # -- one task ---------------------------------------------------------------------------
+
+    async def submit(self, request: VideoRequest, *, run_id: str | None = None) -> Task:
+        """Send ``request`` and return the gateway's first view of the task.
+
+        The task id is committed to the journal before this returns. If the answer is lost
+        after the request was sent, ``SubmitOutcomeUnknownError`` is raised and the entry is
+        marked ``submit_unknown``: it is not resubmitted automatically (that could pay twice).
+        """
+        entry = self._record_request(request, run_id=run_id)
+        return await self.submit_entry(request, entry)
+
+    async def submit_entry(
+        self,
+        request: VideoRequest,
+        entry: JournalEntry | None,
+        *,
+        retry_rate_limits: bool = True,
+    ) -> Task:
+        """Submit ``request`` for an existing journal entry (reusing its Idempotency-Key)."""
+        _check_request(request)
+        catalog.warn_request(request)
+        key = entry.idempotency_key if entry is not None else None
+        try:
+            task, dialect = await self._post_submit(request, key, retry_rate_limits)
+        except SubmitOutcomeUnknownError as exc:
+            if entry is not None and self._journal is not None:
+                self._journal.record_submit_unknown(entry.id, str(exc))
+            raise
+        except APIError as exc:
+            if entry is not None and self._journal is not None and exc.status_code != 429:
+                self._journal.record_error(entry.id, exc)
+            raise
+        self._tracked[task.id] = _Tracked(
+            dialect=dialect,
+            model=request.model,
+            submitted_at=time.time(),
+            entry_id=entry.id if entry is not None else None,
+        )
+        if entry is not None and self._journal is not None:
+            self._journal.record_submit(entry.id, task)
+        return task
+
+    async def _post_submit(
+        self, request: VideoRequest, key: str | None, retry_rate_limits: bool
+    ) -> tuple[Task, Dialect]:
+        dialect = self._dialect
+        wire = dialect.build_submit(request)
+        try:
+            response = await self._transport.send(
+                wire.method,
+                wire.path,
+                json=wire.json,
+                form=wire.form,
+                idempotency_key=key,
+                retry=True,
+                retry_rate_limits=retry_rate_limits,
+            )
+        except BadRequestError as exc:
+            if not (self._auto and exc.status_code in ROUTE_MISSING and dialect.name != "openai"):
+                raise
+            # The unified route is missing: this gateway serves OpenAI-style /v1/videos only.
+            # A missing route created nothing, so trying the other route cannot pay twice.
+            logger.info("gateway has no %s route; switching to the openai dialect", wire.path)
+            self._dialect = dialect = get_dialect("openai")
+            wire = dialect.build_submit(request)
+            response = await self._transport.send(
+                wire.method,
+                wire.path,
+                json=wire.json,
+                form=wire.form,
+                idempotency_key=key,
+                retry=True,
+                retry_rate_limits=retry_rate_limits,
+            )
+        task = decode_task(response.json(), headers=response.headers)
+        return task, dialect
+
+    async def retrieve(self, task: Task | str, *, retry_rate_limits: bool = True) -> Task:
+        """Read the task's current state from the gateway (and record it in the journal)."""
+        task_id = task.id if isinstance(task, Task) else str(task)
+        tracked = self._tracking(task_id)
+        paths = tracked.dialect.poll_paths(task_id)
+        start = self._poll_route.get(tracked.dialect.name, 0) % len(paths)
+        order = paths[start:] + paths[:start]
+        first_error: APIError | None = None
+        for offset, path in enumerate(order):
+            try:
+                response = await self._transport.send(
+                    "GET", path, retry=True, retry_rate_limits=retry_rate_limits
+                )
+            except APIError as exc:
+                if exc.status_code not in ROUTE_MISSING:
+                    raise
+                first_error = first_error or exc
+                continue
+            self._poll_route[tracked.dialect.name] = (start + offset) % len(paths)
+            fresh = decode_task(response.json(), headers=response.headers, task_id=task_id)
+            if tracked.model is None and fresh.model:
+                tracked.model = fresh.model
+            if tracked.entry_id is not None and self._journal is not None:
+                self._journal.record_task(tracked.entry_id, fresh)
+            return fresh
+        assert first_error is not None
+        raise first_error
+
+    async def wait(
+        self,
+        task: Task | str,
+        timeout: float | None = None,
+        *,
+        on_update: Callable[[Task], None] | None = None,
+    ) -> Task:
+        """Poll until the task ends; return it completed, or raise.
+
+        Raises ``TaskFailedError`` when it failed or was cancelled, ``TaskTimeoutError`` when
+        it is still running after ``timeout`` seconds (default: the client's
+        ``task_timeout``; the remote task is left alone and can be waited for again).
+        """
+        current = task if isinstance(task, Task) else await self.retrieve(task)
+        tracked = self._tracking(current.id)
+        limit = self.task_timeout if timeout is None else timeout
+        started = time.monotonic()
+        typical = self.typical_seconds(tracked.model)
+        while not current.status.is_terminal:
+            waited = time.monotonic() - started
+            delay = self.poll_policy.next_delay(
+                elapsed=time.time() - tracked.submitted_at,
+                progress=current.progress,
+                typical_seconds=typical,
+                poll_after=current.poll_after,
+            )
+            if limit is not None and waited + delay > limit:
+                remaining = limit - waited
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
+                    current = await self.retrieve(current.id)
+                    if current.status.is_terminal:
+                        break
+                self._record_state(tracked, "timed_out", TaskTimeoutError(current, limit))
+                raise TaskTimeoutError(current, limit)
+            await asyncio.sleep(delay)
+            current = await self.retrieve(current.id)
+            if on_update is not None:
+                on_update(current)
+        if current.status is not TaskStatus.COMPLETED:
+            raise TaskFailedError(current)
+        return current
+
+    async def download(
+        self, task: Task | str, dest: str | os.PathLike[str] | None = None
+    ) -> pathlib.Path:
+        """Fetch a completed task's video to ``dest`` (a file or a directory).
+
+        By default the file goes to ``output_dir`` under a name the toolkit builds (never from
+        server text). A vendor URL that has expired is replaced by a fresh one from the
+        gateway, or by the gateway's ``/content`` route.
+        """
+        current = task if isinstance(task, Task) else await self.retrieve(task)
+        if current.status is not TaskStatus.COMPLETED:
+            current = await self.retrieve(current.id)
+            if current.status is not TaskStatus.COMPLETED:
+                raise DownloadError(
+                    f"task {current.id} is {current.status.value}, not completed; "
+                    "wait for it first (client.wait)"
+                )
+        tracked = self._tracking(current.id)
+        target = self._target_path(current, tracked, dest)
+        info = await self._fetch_video(current, tracked, target)
+        if tracked.entry_id is not None and self._journal is not None:
+            self._journal.record_download(
+                tracked.entry_id, info.path, checksum=info.sha256, size=info.size
+            )
+        return info.path
+
+    async def _fetch_video(self, task: Task, tracked: _Tracked, target: pathlib.Path) -> Any:
+        content_path = tracked.dialect.content_path(task.id)
+        tried: set[str] = set()
+        url = task.video_url
+        for _ in range(3):
+            source = self._transport.url_for(url) if url else self._transport.url_for(content_path)
+            if source in tried:
+                break
+            tried.add(source)
+            try:
+                return await stream_to_file(
+                    self._transport, source, target, max_bytes=self.max_download_bytes
+                )
+            except DownloadError as exc:
+                if not getattr(exc, "expired", False):
+                    raise
+                logger.info("video URL of task %s expired; asking the gateway again", task.id)
+            fresh = await self.retrieve(task.id)
+            url = fresh.video_url if fresh.video_url and fresh.video_url != url else None
+        # Every URL the gateway named is gone: its own proxy route is the last resort.
+        return await stream_to_file(
+            self._transport,
+            self._transport.url_for(content_path),
+            target,
+            max_bytes=self.max_download_bytes,
+        )
+
+    async def generate(
+        self,
+        request: VideoRequest,
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        """Submit, wait and download in one call; an identical finished request is served
+        from the journal without any HTTP call unless ``force=True``.
+
+        Raises the error that stopped it (``TaskFailedError``, ``TaskTimeoutError``, an
+        ``APIError``, ...); ``run()`` collects failures as results instead.
+        """
+        cached = None if force else self.cached_result(request)
+        if cached is not None:
+            return cached
+        started = time.monotonic()
+        entry = self._record_request(request, run_id=None)
+        task = await self.submit_entry(request, entry)
+        try:
+            task = await self.wait(task, timeout)
+        except TaskFailedError as exc:
+            self._record_state(self._tracking(task.id), "failed", exc, task=exc.task)
+            raise
+        path = await self.download(task, dest)
+        return Result(
+            request=request,
+            task=task,
+            path=path,
+            elapsed=time.monotonic() - started,
+            journal_id=entry.id if entry is not None else None,
+        )
+
+    async def cancel(self, task: Task | str) -> Task | None:
+        """Ask the gateway to cancel the task, where the dialect has a cancel call.
+
+        Returns the task as the gateway then describes it, or None when the dialect cannot
+        cancel (the task then runs on remotely).
+        """
+        task_id = task.id if isinstance(task, Task) else str(task)
+        tracked = self._tracking(task_id)
+        wire = tracked.dialect.build_cancel(task_id)
+        if wire is None:
+            return None
+        await self._transport.send(wire.method, wire.path, json=wire.json, retry=True)
+        try:
+            return await self.retrieve(task_id)
+        except APIError:
+            return None
+
+    async def models(self) -> list[str]:
+        """The model ids the gateway lists at ``/v1/models``."""
+        response = await self._transport.send("GET", "/v1/models", retry=True)
+        return decode_models(response.json())
+
+    # -- journal helpers (used by the run layer too) -----------------------------------------
+
+    def cached_result(self, request: VideoRequest) -> Result | None:
+        """The journal's finished result for an identical request, if its file still exists."""
+        if self._journal is None:
+            return None
+        entry = self._journal.find_completed(
+            request.fingerprint(), gateway=self.gateway, model=request.model
+        )
+        if entry is None or entry.path is None:
+            return None
+        task = Task(
+            id=entry.task_id or "",
+            status=TaskStatus.COMPLETED,
+            progress=100,
+            video_url=entry.video_url,
+            model=entry.model,
+        )
+        return Result(
+            request=request,
+            task=task,
+            path=pathlib.Path(entry.path),
+            cached=True,
+            journal_id=entry.id,
+            spec=entry.spec,
+        )
+
+    def typical_seconds(self, model: str | None) -> float | None:
+        """How long this model usually takes here: learned from the journal, else the catalog."""
+        if not model:
+            return None
+        if self._journal is not None:
+            learned = self._journal.typical_seconds(model, gateway=self.gateway)
+            if learned:
+                return learned
+        info = catalog.get_model(model)
+        return info.typical_seconds if info is not None else None
+
+    def track_entry(self, entry: JournalEntry) -> None:
+        """Remember a task from the journal (after a restart) so it can be polled."""
+        if not entry.task_id:
+            return
+        self._tracked[entry.task_id] = _Tracked(
+            dialect=_as_dialect(entry.dialect or self._dialect.name),
+            model=entry.model,
+            submitted_at=entry.submitted_at or entry.created_at or time.time(),
+            entry_id=entry.id,
+        )
+
+    def record_request(self, request: VideoRequest, *, run_id: str | None) -> JournalEntry | None:
+        """Journal a request before it is sent (public for the run layer)."""
+        return self._record_request(request, run_id=run_id)
+
+    def record_failure(self, task_id: str | None, entry_id: int | None, error: BaseException,
+                       *, state: str = "failed") -> None:
+        """Journal why a task ended without a video."""
+        if self._journal is None:
+            return
+        if entry_id is None and task_id is not None and task_id in self._tracked:
+            entry_id = self._tracked[task_id].entry_id
+        if entry_id is not None:
+            self._journal.record_error(entry_id, error, state=state)
+
+    def _record_request(self, request: VideoRequest, *, run_id: str | None) -> JournalEntry | None:
+        _check_request(request)
+        if self._journal is None:
+            return None
+        return self._journal.record_request(
+            request, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id
+        )
+
+    def _record_state(
+        self, tracked: _Tracked, state: str, error: BaseException, *, task: Task | None = None
+    ) -> None:
+        if tracked.entry_id is None or self._journal is None:
+            return
+        if task is not None:
+            self._journal.record_task(tracked.entry_id, task)
+        self._journal.record_error(tracked.entry_id, error, state=state)
+
+    def _tracking(self, task_id: str) -> _Tracked:
+        tracked = self._tracked.get(task_id)
+        if tracked is not None:
+            return tracked
+        entry = self._journal.by_task_id(task_id, gateway=self.gateway) if self._journal else None
+        if entry is not None:
+            self.track_entry(entry)
+            return self._tracked[task_id]
+        # A task submitted elsewhere (another tool, another kernel without a journal).
+        tracked = _Tracked(dialect=self._dialect, model=None, submitted_at=time.time())
+        self._tracked[task_id] = tracked
+        return tracked
+
+    def _target_path(
+        self, task: Task, tracked: _Tracked, dest: str | os.PathLike[str] | None
+    ) -> pathlib.Path:
+        if dest is not None:
+            dest_path = pathlib.Path(dest)
+            if not dest_path.is_dir():
+                dest_path.parent.mkdir(parents=True, exist_ok=True)
+                return dest_path
+            directory = dest_path
+        else:
+            directory = self.output_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        # Built from what the toolkit controls: the journal number, the model the user asked
+        # for, and a digest of the task id — never the gateway's text itself.
+        digest = hashlib.sha256(task.id.encode()).hexdigest()[:10]
+        prefix = f"{tracked.entry_id:06d}-" if tracked.entry_id is not None else ""
+        return safe_output_path(directory, f"{prefix}{tracked.model or 'video'}-{digest}")
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (and the journal, when the client opened it)."""
+        await self._transport.aclose()
+        if self._journal is not None and self._owns_journal:
+            self._journal.close()
+
+    async def __aenter__(self) -> TaskClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _as_dialect(dialect: str | Dialect) -> Dialect:
+    if isinstance(dialect, str):
+        if dialect == "auto":
+            return get_dialect("unified")
+        return get_dialect(dialect)
+    return dialect
+
+
+def _open_journal(journal: Journal | str | os.PathLike[str] | None) -> Journal | None:
+    if journal is None:
+        return None
+    if isinstance(journal, Journal):
+        return journal
+    if journal is DEFAULT:
+        return Journal(Journal.default_path())
+    return Journal(journal)
+
+
+def _check_request(request: object) -> None:
+    if not isinstance(request, VideoRequest):
+        raise ValidationError(
+            "request",
+            f"expected a vg.VideoRequest, got {type(request).__name__}; "
+            "build one with vg.VideoRequest(model=..., prompt=...)",
+        )

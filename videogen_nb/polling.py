@@ -1,0 +1,82 @@
+"""How long to wait before polling a task again.
+
+Real videos take 30 s to 10+ minutes and gateways only refresh their upstream state every
+~15 s, so polling every second wastes requests; yet users want to see a finished video at
+once. The policy spends few requests early and converges on the moment the task is expected
+to finish, using what it knows:
+
+1. the server's own wish (``openai-poll-after-ms``) wins;
+2. reported progress gives an ETA (``elapsed * (100 - p) / p``);
+3. failing that, the model's typical duration (learned from the journal, or the catalog);
+4. failing that, a delay that grows with elapsed time (start near 1 s, cap near 15 s).
+
+While the expected finish is far, it waits half of the remaining time (so the number of
+polls grows with the log of the duration); near it, it polls at ``fine_interval``; once
+the task is overdue, it backs off gently again.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["PollPolicy"]
+
+
+@attrs.define(frozen=True, kw_only=True)
+class PollPolicy:
+    """Delays between polls of one task.
+
+    >>> policy = PollPolicy()
+    >>> policy.next_delay(elapsed=0.0)
+    1.0
+    >>> policy.next_delay(elapsed=10.0, progress=10)  # ETA 90 s away: wait half of it, capped
+    15.0
+    """
+
+    #: first delay, and the floor of every delay the policy picks on its own
+    min_delay: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    #: the ceiling; gateways refresh their upstream state about every 15 s anyway
+    max_delay: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))
+    #: the interval used once the task is expected to finish within ``fine_window`` seconds
+    fine_interval: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    fine_window: float = attrs.field(default=3.0, validator=attrs.validators.ge(0))
+    #: with no estimate at all, the delay grows by this share of the elapsed time
+    growth: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
+    #: never poll faster than this, even when the server asks for it
+    floor: float = attrs.field(default=0.05, validator=attrs.validators.gt(0))
+
+    def next_delay(
+        self,
+        *,
+        elapsed: float,
+        progress: int | None = None,
+        typical_seconds: float | None = None,
+        poll_after: float | None = None,
+    ) -> float:
+        """Seconds to wait before the next poll of a task submitted ``elapsed`` seconds ago."""
+        if poll_after is not None and poll_after > 0:
+            return max(poll_after, self.floor)
+        remaining = self._estimated_remaining(elapsed, progress, typical_seconds)
+        if remaining is None:
+            return self._clamp(self.min_delay + self.growth * elapsed)
+        if remaining > self.fine_window:
+            # Halving the distance to the expected finish spends O(log T) polls on the wait
+            # and arrives at the finish line with a small step.
+            return self._clamp(max(remaining / 2, self.fine_interval))
+        overdue = -remaining
+        if overdue > self.fine_window:
+            # The estimate was wrong; grow the delay again so a stuck task costs little.
+            return self._clamp(self.fine_interval + self.growth * overdue)
+        return max(self.fine_interval, self.floor)
+
+    def _estimated_remaining(
+        self, elapsed: float, progress: int | None, typical_seconds: float | None
+    ) -> float | None:
+        if progress is not None and 0 < progress < 100 and elapsed > 0:
+            return elapsed * (100 - progress) / progress
+        if typical_seconds is not None and typical_seconds > 0:
+            return typical_seconds - elapsed
+        return None
+
+    def _clamp(self, delay: float) -> float:
+        return min(max(delay, self.min_delay, self.floor), self.max_delay)
