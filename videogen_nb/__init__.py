@@ -1,1 +1,65 @@
-"""videogen-nb (public names are exported once the layers land)."""
+"""videogen-nb: asynchronous text/image-to-video generation through unified video gateways,
+built for notebooks.
+
+>>> import videogen_nb as vg
+>>> sandbox = vg.sandbox.start()                           # doctest: +SKIP
+>>> client = vg.Client(sandbox.base_url, sandbox.api_key)  # doctest: +SKIP
+>>> run = client.compare(prompt="a paper boat in the rain",
+...                      models=["kling-v2-5-turbo", "sora-2"])  # doctest: +SKIP
+>>> run                                                    # live table, then the grid
+"""
+
+from . import catalog, sandbox
+from .api import AsyncClient
+from .errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    DownloadError,
+    RateLimitError,
+    ServerError,
+    SpendingGuardError,
+    SubmitOutcomeUnknownError,
+    TaskFailedError,
+    TaskTimeoutError,
+    ValidationError,
+    VideoGenError,
+)
+from .journal import Journal
+from .polling import PollPolicy
+from .request import VideoRequest
+from .run import Run
+from .sync import Client, enable_nested_asyncio
+from .task import Result, Task, TaskStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "DownloadError",
+    "Journal",
+    "PollPolicy",
+    "RateLimitError",
+    "Result",
+    "Run",
+    "ServerError",
+    "SpendingGuardError",
+    "SubmitOutcomeUnknownError",
+    "Task",
+    "TaskFailedError",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "ValidationError",
+    "VideoGenError",
+    "VideoRequest",
+    "__version__",
+    "catalog",
+    "enable_nested_asyncio",
+    "sandbox",
+]

@@ -173,6 +173,8 @@ class TaskClient:
         _check_request(request)
         catalog.warn_request(request)
         key = entry.idempotency_key if entry is not None else None
+        if entry is not None and self._journal is not None:
+            self._journal.mark_sending(entry.id)
         try:
             task, dialect = await self._post_submit(request, key, retry_rate_limits)
         except SubmitOutcomeUnknownError as exc:
@@ -190,7 +192,7 @@ class TaskClient:
             entry_id=entry.id if entry is not None else None,
         )
         if entry is not None and self._journal is not None:
-            self._journal.record_submit(entry.id, task)
+            self._journal.record_submit(entry.id, task, dialect=dialect.name)
         return task
 
     async def _post_submit(
@@ -225,7 +227,7 @@ class TaskClient:
                 retry=True,
                 retry_rate_limits=retry_rate_limits,
             )
-        task = decode_task(response.json(), headers=response.headers)
+        task = decode_task(response.json(), headers=response.headers, status_code=response.status)
         return task, dialect
 
     async def retrieve(self, task: Task | str, *, retry_rate_limits: bool = True) -> Task:
@@ -247,7 +249,9 @@ class TaskClient:
                 first_error = first_error or exc
                 continue
             self._poll_route[tracked.dialect.name] = (start + offset) % len(paths)
-            fresh = decode_task(response.json(), headers=response.headers, task_id=task_id)
+            fresh = decode_task(
+                response.json(), headers=response.headers, task_id=task_id, status_code=response.status
+            )
             if tracked.model is None and fresh.model:
                 tracked.model = fresh.model
             if tracked.entry_id is not None and self._journal is not None:
@@ -392,7 +396,12 @@ class TaskClient:
         Returns the task as the gateway then describes it, or None when the dialect cannot
         cancel (the task then runs on remotely).
         """
-        task_id = task.id if isinstance(task, Task) else str(task)
+        current = task if isinstance(task, Task) else await self.retrieve(task)
+        if current.status.is_terminal:
+            # Nothing to stop; on OpenAI-style servers the cancel call is a DELETE, which
+            # would throw away a finished video.
+            return current
+        task_id = current.id
         tracked = self._tracking(task_id)
         wire = tracked.dialect.build_cancel(task_id)
         if wire is None:

@@ -7,7 +7,10 @@ to finish, using what it knows:
 
 1. the server's own wish (``openai-poll-after-ms``) wins;
 2. reported progress gives an ETA (``elapsed * (100 - p) / p``);
-3. failing that, the model's typical duration (learned from the journal, or the catalog);
+3. failing that, the model's typical duration (learned from the journal, or the catalog),
+   but never a delay longer than half the time already waited: the typical duration of a
+   real vendor says little about a fast gateway (or the sandbox), and early polls are cheap
+   ways to learn progress;
 4. failing that, a delay that grows with elapsed time (start near 1 s, cap near 15 s).
 
 While the expected finish is far, it waits half of the remaining time (so the number of
@@ -62,7 +65,10 @@ class PollPolicy:
         if remaining > self.fine_window:
             # Halving the distance to the expected finish spends O(log T) polls on the wait
             # and arrives at the finish line with a small step.
-            return self._clamp(max(remaining / 2, self.fine_interval))
+            delay = max(remaining / 2, self.fine_interval)
+            if not _has_progress(progress):
+                delay = min(delay, max(self.min_delay, elapsed / 2))
+            return self._clamp(delay)
         overdue = -remaining
         if overdue > self.fine_window:
             # The estimate was wrong; grow the delay again so a stuck task costs little.
@@ -72,7 +78,8 @@ class PollPolicy:
     def _estimated_remaining(
         self, elapsed: float, progress: int | None, typical_seconds: float | None
     ) -> float | None:
-        if progress is not None and 0 < progress < 100 and elapsed > 0:
+        if _has_progress(progress) and elapsed > 0:
+            assert progress is not None
             return elapsed * (100 - progress) / progress
         if typical_seconds is not None and typical_seconds > 0:
             return typical_seconds - elapsed
@@ -80,3 +87,7 @@ class PollPolicy:
 
     def _clamp(self, delay: float) -> float:
         return min(max(delay, self.min_delay, self.floor), self.max_delay)
+
+
+def _has_progress(progress: int | None) -> bool:
+    return progress is not None and 0 < progress < 100
