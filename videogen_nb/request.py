@@ -1,67 +1,480 @@
 """``VideoRequest``: one video generation request, validated before anything is sent.
 
-SKELETON: fields, ``to_dict`` and ``fingerprint`` are final; validators and media
-normalisation are being filled in (see docs/ARCHITECTURE.md).
+Every field is checked and normalised at construction, so a bad value raises
+:class:`~videogen_nb.errors.ValidationError` naming the field, with what to change, before
+any HTTP request. Media fields become URL or ``data:`` URI strings (see :mod:`.media`);
+``metadata``/``extra_body`` become deep read-only :class:`FrozenMapping` values, so a
+request is a true value: hashable, comparable, and with a stable :meth:`fingerprint`.
+
+>>> req = VideoRequest(model="kling-v2-5-turbo", prompt="a paper boat in the rain", duration=5.0)
+>>> req.duration
+5
+>>> req.replace(seed=7).seed
+7
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["VideoRequest"]
+from . import media
+from .errors import ValidationError
+
+__all__ = ["FrozenMapping", "VideoRequest"]
+
+_MEDIA_FIELDS = ("image", "images", "input_reference", "last_image")
+_MAX_DIMENSION = 8192
+_MAX_SECONDS = 3600
+_MAX_FPS = 240
+_MAX_N = 100
+_MAX_SEED = 2**32 - 1
+#: keys Kling documents for one shot of ``extra_body["multi_prompt"]``
+_MULTI_PROMPT_KEYS = ("prompt", "duration", "index")
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+_RATIO_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
-@attrs.define(frozen=True, kw_only=True)
+class FrozenMapping(Mapping[str, Any]):
+    """A read-only, hashable JSON object: what ``metadata`` and ``extra_body`` hold.
+
+    Nested objects are ``FrozenMapping`` too and lists are tuples, so nothing inside a
+    request can change after it was validated. It compares equal to a plain ``dict`` with
+    the same content; :meth:`to_dict` gives a mutable, JSON-ready copy.
+
+    >>> m = FrozenMapping.freeze({"cfg_scale": 0.5, "tags": ["a"]}, "extra_body")
+    >>> m["tags"], m == {"cfg_scale": 0.5, "tags": ["a"]}
+    (('a',), True)
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        # Callers outside this module should use ``freeze`` so that nested values are
+        # validated and frozen too.
+        object.__setattr__(self, "_data", dict(data or {}))
+
+    @classmethod
+    def freeze(cls, value: Any, field: str) -> FrozenMapping:
+        """Validate ``value`` as a JSON object with string keys and return a frozen copy.
+
+        Raises :class:`ValidationError` naming the offending path, e.g. ``metadata['a'][0]``.
+        """
+        if not isinstance(value, Mapping):
+            raise ValidationError(
+                field, f"must be a mapping (dict) of JSON values, got {type(value).__name__}"
+            )
+        frozen = _freeze_json(value, field)
+        assert isinstance(frozen, FrozenMapping)
+        return frozen
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return _thaw(self) == _thaw(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({_short(_thaw(self))!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMapping, (self._data,))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A mutable deep copy as plain ``dict``/``list`` values (JSON-ready)."""
+        thawed = _thaw(self)
+        assert isinstance(thawed, dict)
+        return thawed
+
+
+def _freeze_json(value: Any, path: str) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(path, f"{value!r} is not valid JSON; use a finite number")
+        return value
+    if isinstance(value, Mapping):
+        items = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(
+                    path, f"keys must be strings, got {key!r} ({type(key).__name__})"
+                )
+            items[key] = _freeze_json(item, f"{path}[{key!r}]")
+        return FrozenMapping(items)
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze_json(item, f"{path}[{i}]") for i, item in enumerate(value))
+    raise ValidationError(
+        path,
+        f"a {type(value).__name__} is not JSON-serialisable; use str, int, float, bool, "
+        "None, list or dict",
+    )
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thaw(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(item) for item in value]
+    return value
+
+
+def _short(value: Any) -> Any:
+    """``value`` with every data URI and very long string shortened, for reprs."""
+    if isinstance(value, str):
+        return media.describe_media(value)
+    if isinstance(value, dict):
+        return {key: _short(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_short(item) for item in value]
+    return value
+
+
+def _closest(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if match:
+        return f"; did you mean {match[0]!r}?"
+    return f"; known fields: {', '.join(choices)}"
+
+
+# ---- converters: each validates one field and returns its stored form --------------------
+
+
+def _whole_number(value: Any, field: str, *, low: int, high: int, what: str) -> int:
+    """An int from an int, an integral float or a digit string; ``low <= n <= high``."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None:
+        raise ValidationError(field, f"must be {what}, got {value!r}")
+    if not low <= number <= high:
+        raise ValidationError(field, f"must be {what} from {low} to {high}, got {value!r}")
+    return number
+
+
+def _text(field: str) -> Callable[[Any], str | None]:
+    def convert(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValidationError(field, f"must be a string, got {type(value).__name__}")
+        if not value.strip():
+            raise ValidationError(field, "is empty; give some text or leave it out")
+        return value
+
+    return convert
+
+
+def _model(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(
+            "model", f"must be a non-empty model name such as 'kling-v2-5-turbo', got {value!r}"
+        )
+    return value.strip()
+
+
+def _media_one(field: str) -> Callable[[Any], str | None]:
+    def convert(value: Any) -> str | None:
+        if value is None:
+            return None
+        return media.normalize_media(value, field)
+
+    return convert
+
+
+def _media_many(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(
+            "images",
+            f"must be a list of images, got a {type(value).__name__}; for one image use "
+            "image=... or images=[...]",
+        )
+    if not value:
+        return None
+    return tuple(media.normalize_media(item, f"images[{i}]") for i, item in enumerate(value))
+
+
+def _size(value: Any) -> str | None:
+    if value is None:
+        return None
+    hint = "use pixels 'WIDTHxHEIGHT' such as '1280x720', or a ratio 'W:H' such as '16:9'"
+    if not isinstance(value, str):
+        raise ValidationError("size", f"must be a string; {hint}, got {value!r}")
+    pixels = _SIZE_RE.match(value)
+    if pixels:
+        width, height = int(pixels.group(1)), int(pixels.group(2))
+        for number in (width, height):
+            if not 16 <= number <= _MAX_DIMENSION:
+                raise ValidationError(
+                    "size", f"{value!r}: each side must be 16 to {_MAX_DIMENSION} pixels"
+                )
+        return f"{width}x{height}"
+    ratio = _RATIO_RE.match(value)
+    if ratio:
+        return _ratio_text("size", value, ratio)
+    raise ValidationError("size", f"{value!r} is not a size; {hint}")
+
+
+def _aspect_ratio(value: Any) -> str | None:
+    if value is None:
+        return None
+    hint = "use 'W:H' such as '16:9', '9:16' or '1:1'"
+    ratio = _RATIO_RE.match(value) if isinstance(value, str) else None
+    if ratio is None:
+        extra = (
+            " (for pixels use size='1280x720')"
+            if isinstance(value, str) and _SIZE_RE.match(value)
+            else ""
+        )
+        raise ValidationError("aspect_ratio", f"{value!r} is not a ratio; {hint}{extra}")
+    return _ratio_text("aspect_ratio", value, ratio)
+
+
+def _ratio_text(field: str, value: str, match: re.Match[str]) -> str:
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (1 <= width <= 1000 and 1 <= height <= 1000):
+        raise ValidationError(field, f"{value!r}: both sides of a ratio must be 1 to 1000")
+    return f"{width}:{height}"
+
+
+def _duration(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        raise ValidationError(
+            "duration",
+            f"must be a whole number of seconds, got {value!r}; gateways drop fractions "
+            f"(new-api turns a float into 0), so use {max(1, round(value))}",
+        )
+    return _whole_number(
+        value, "duration", low=1, high=_MAX_SECONDS, what="a positive whole number of seconds"
+    )
+
+
+def _seconds(value: Any) -> int | str | None:
+    if value is None:
+        return None
+    what = "a positive whole number of seconds (an int or a digit string such as '8')"
+    number = _whole_number(value, "seconds", low=1, high=_MAX_SECONDS, what=what)
+    # Stored as given: OpenAI-style gateways want the string "8", others a number; the
+    # dialect picks the wire form, so only a float is normalised (to the int it equals).
+    if isinstance(value, str):
+        if value != value.strip():
+            raise ValidationError("seconds", f"{value!r} has spaces; use {value.strip()!r}")
+        return value
+    return number
+
+
+def _int_field(field: str, *, low: int, high: int, what: str) -> Callable[[Any], int | None]:
+    def convert(value: Any) -> int | None:
+        if value is None:
+            return None
+        return _whole_number(value, field, low=low, high=high, what=what)
+
+    return convert
+
+
+def _json_object(field: str) -> Callable[[Any], FrozenMapping | None]:
+    def convert(value: Any) -> FrozenMapping | None:
+        if value is None:
+            return None
+        return FrozenMapping.freeze(value, field)
+
+    return convert
+
+
+def _check_multi_prompt(shots: Any) -> None:
+    path = "extra_body['multi_prompt']"
+    if not isinstance(shots, tuple) or not shots:
+        raise ValidationError(
+            path, "must be a non-empty list of shots such as [{'prompt': 'a boat sails'}, ...]"
+        )
+    for i, shot in enumerate(shots):
+        where = f"{path}[{i}]"
+        if not isinstance(shot, Mapping):
+            raise ValidationError(
+                where, f"each shot must be a dict like {{'prompt': '...'}}, got {shot!r}"
+            )
+        for key in shot:
+            if key not in _MULTI_PROMPT_KEYS:
+                raise ValidationError(
+                    f"{where}[{key!r}]",
+                    f"unknown key in a multi_prompt shot{_closest(key, _MULTI_PROMPT_KEYS)}",
+                )
+        prompt = shot.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValidationError(f"{where}['prompt']", "each shot needs a non-empty prompt string")
+        if "duration" in shot:
+            _whole_number(
+                shot["duration"],
+                f"{where}['duration']",
+                low=1,
+                high=_MAX_SECONDS,
+                what="a positive whole number of seconds",
+            )
+        if "index" in shot:
+            _whole_number(
+                shot["index"], f"{where}['index']", low=0, high=1000, what="a shot number"
+            )
+
+
+# ---- the request -----------------------------------------------------------------------
+
+
+@attrs.define(frozen=True, kw_only=True, init=False, repr=False)
 class VideoRequest:
-    """One text-to-video or image-to-video request.
+    """One text-to-video or image-to-video request, validated at construction.
+
+    Only ``model`` is required, and ``prompt`` unless an image is given or
+    ``extra_body["multi_prompt"]`` carries the prompts. Media fields (``image``,
+    ``images``, ``input_reference``, ``last_image``) take an http(s) URL, a data URI, raw
+    base64, a ``pathlib.Path`` or path string of a local file, bytes, or a PIL image, and
+    are stored as a URL or ``data:`` URI string. Whole-number fields accept ints, integral
+    floats (``5.0``) and digit strings (``"5"``); ``seconds`` keeps the type it was given.
+    Any bad value, or a misspelt field name, raises :class:`ValidationError` naming it.
+
+    Requests are immutable and hashable; ``metadata``/``extra_body`` are read-only
+    :class:`FrozenMapping` values.
 
     >>> VideoRequest(model="kling-v1", prompt="a paper boat in the rain", duration=5).duration
     5
+    >>> VideoRequest(modle="kling-v1", prompt="x")
+    Traceback (most recent call last):
+    ...
+    videogen_nb.errors.ValidationError: modle: unknown field; did you mean 'model'?
     """
 
-    model: str
-    prompt: str | None = None
-    image: str | None = None
-    images: tuple[str, ...] | None = None
-    input_reference: str | None = None
-    last_image: str | None = None
-    size: str | None = None
-    aspect_ratio: str | None = None
-    quality: str | None = None
-    duration: int | None = None
-    seconds: int | str | None = None
-    width: int | None = None
-    height: int | None = None
-    fps: int | None = None
-    seed: int | None = None
-    n: int | None = None
-    response_format: str | None = None
-    user: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
+    model: str = attrs.field(converter=_model)
+    prompt: str | None = attrs.field(default=None, converter=_text("prompt"))
+    image: str | None = attrs.field(default=None, converter=_media_one("image"))
+    images: tuple[str, ...] | None = attrs.field(default=None, converter=_media_many)
+    input_reference: str | None = attrs.field(default=None, converter=_media_one("input_reference"))
+    last_image: str | None = attrs.field(default=None, converter=_media_one("last_image"))
+    size: str | None = attrs.field(default=None, converter=_size)
+    aspect_ratio: str | None = attrs.field(default=None, converter=_aspect_ratio)
+    quality: str | None = attrs.field(default=None, converter=_text("quality"))
+    duration: int | None = attrs.field(default=None, converter=_duration)
+    seconds: int | str | None = attrs.field(default=None, converter=_seconds)
+    width: int | None = attrs.field(
+        default=None,
+        converter=_int_field("width", low=16, high=_MAX_DIMENSION, what="a width in pixels"),
+    )
+    height: int | None = attrs.field(
+        default=None,
+        converter=_int_field("height", low=16, high=_MAX_DIMENSION, what="a height in pixels"),
+    )
+    fps: int | None = attrs.field(
+        default=None,
+        converter=_int_field("fps", low=1, high=_MAX_FPS, what="a whole frame rate"),
+    )
+    seed: int | None = attrs.field(
+        default=None,
+        converter=_int_field("seed", low=0, high=_MAX_SEED, what="a whole-number seed"),
+    )
+    n: int | None = attrs.field(
+        default=None,
+        converter=_int_field("n", low=1, high=_MAX_N, what="a whole number of videos"),
+    )
+    response_format: str | None = attrs.field(default=None, converter=_text("response_format"))
+    user: str | None = attrs.field(default=None, converter=_text("user"))
+    metadata: FrozenMapping | None = attrs.field(default=None, converter=_json_object("metadata"))
+    extra_body: FrozenMapping | None = attrs.field(
+        default=None, converter=_json_object("extra_body")
+    )
+
+    def __init__(self, **fields: Any) -> None:
+        # A hand-written __init__ so that a misspelt keyword becomes a ValidationError that
+        # suggests the right name, not a bare TypeError.
+        names = _FIELD_NAMES
+        for name in fields:
+            if name not in names:
+                raise ValidationError(name, f"unknown field{_closest(name, names)}")
+        if fields.get("model") is None:
+            raise ValidationError("model", "is required, e.g. model='kling-v2-5-turbo'")
+        self.__attrs_init__(**fields)  # type: ignore[attr-defined]
+
+    def __attrs_post_init__(self) -> None:
+        shots = self.extra_body.get("multi_prompt") if self.extra_body else None
+        if shots is not None:
+            _check_multi_prompt(shots)
+        if self.prompt is None and shots is None and not self.has_image:
+            raise ValidationError(
+                "prompt",
+                "is required: describe the video, e.g. prompt='a paper boat in the rain' "
+                "(it may be left out only with an image or extra_body={'multi_prompt': [...]})",
+            )
+
+    @property
+    def has_image(self) -> bool:
+        """True when the request carries a start image (``image``, ``images`` or ``input_reference``)."""
+        return bool(self.image or self.images or self.input_reference)
+
+    def __repr__(self) -> str:
+        parts = []
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            parts.append(f"{field.name}={_short(_thaw(value))!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     def to_dict(self) -> dict[str, Any]:
-        """The set fields as plain JSON-ready values (media as URL or data-URI strings)."""
+        """The set fields as plain JSON-ready values (media as URL or data-URI strings).
+
+        This is the journal's record of the request; ``from_dict`` rebuilds an equal one.
+        """
         out: dict[str, Any] = {}
         for field in attrs.fields(type(self)):
             value = getattr(self, field.name)
             if value is None:
                 continue
-            if isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, Mapping):
-                value = json.loads(json.dumps(dict(value)))
-            out[field.name] = value
+            out[field.name] = _thaw(value)
         return out
 
     def fingerprint(self) -> str:
-        """A stable sha256 hex digest of the request (for the cache and idempotency keys)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """A stable sha256 hex digest of the request (for the cache and idempotency keys).
+
+        Equal requests give the same digest in every process, whatever the order their
+        ``metadata`` keys were written in; any change (``seed``, ``n``, ...) changes it.
+        """
+        canonical = json.dumps(
+            self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @classmethod
@@ -70,5 +483,44 @@ class VideoRequest:
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> VideoRequest:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        >>> VideoRequest(model="sora-2", prompt="x").replace(model="veo-3").model
+        'veo-3'
+        """
         return attrs.evolve(self, **changes)
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in attrs.fields(VideoRequest))
+
+_MEDIA_INPUT = "str | os.PathLike | bytes | PIL.Image.Image | None"
+_WHOLE_INPUT = "int | float | str | None"
+_INPUT_TYPES: dict[str, Any] = {
+    "image": _MEDIA_INPUT,
+    "images": "list[str | os.PathLike | bytes | PIL.Image.Image] | None",
+    "input_reference": _MEDIA_INPUT,
+    "last_image": _MEDIA_INPUT,
+    "duration": _WHOLE_INPUT,
+    "seconds": _WHOLE_INPUT,
+    "width": _WHOLE_INPUT,
+    "height": _WHOLE_INPUT,
+    "fps": _WHOLE_INPUT,
+    "seed": _WHOLE_INPUT,
+    "n": _WHOLE_INPUT,
+    "metadata": "Mapping[str, Any] | None",
+    "extra_body": "Mapping[str, Any] | None",
+}
+
+# Shift-Tab in Jupyter shows inspect.signature(VideoRequest); give it the real fields
+# rather than the catch-all ``**fields`` of the hand-written __init__.
+VideoRequest.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=inspect.Parameter.empty if f.default is attrs.NOTHING else f.default,
+            annotation=_INPUT_TYPES.get(f.name, f.type),
+        )
+        for f in attrs.fields(VideoRequest)
+    ]
+)

@@ -1,0 +1,193 @@
+"""The OpenAI dialect: ``POST /v1/videos`` as OpenAI, LiteLLM proxy and new-api serve it.
+
+Body: ``model``, ``prompt``, ``seconds`` (a string; from ``seconds`` or ``duration``),
+``size`` as ``WxH`` (``size`` when it is ``WxH``; else ``width``x``height``; else a ratio
+from ``size`` or ``aspect_ratio`` mapped through ``RATIO_SIZES``, e.g. 16:9 -> 1280x720)
+and ``input_reference`` (``image``, or a single entry of ``images``, maps to it).
+
+When the reference is a data URI the call is ``multipart/form-data``, as OpenAI requires:
+the bytes go as a file part with their MIME type and a name such as
+``input_reference.png``; a URL reference stays a plain field of a JSON body.
+
+Fields the OpenAI object has no place for (``fps seed n quality response_format user``
+and unused ``width``/``height``/``aspect_ratio``) are folded into ``metadata`` (which
+new-api reads on this route too) rather than dropped; a caller's own ``metadata`` keys win,
+and ``top_level=(...)`` keeps chosen fields top-level. OpenAI itself may refuse a
+``metadata`` it does not know: its message is then shown as sent. ``extra_body`` is
+merged into the top level, as the OpenAI SDK does with its ``extra_body``. In multipart,
+non-string values (``metadata``) are sent as JSON text. ``last_image`` and several
+reference images have no OpenAI equivalent and raise ``ValidationError``.
+
+Cancel is ``DELETE /v1/videos/{id}``: OpenAI-style servers offer no separate cancel, and
+deleting the video job is what stops it (a server may refuse it for a running job; the
+client reports that answer). Only send it for tasks that are not terminal: on a finished
+task it deletes the video.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import wire
+from ..errors import ValidationError
+from .base import (
+    Dialect,
+    FormPart,
+    WireRequest,
+    check_names,
+    compact,
+    filename_for,
+    fold_into,
+    is_data_uri,
+    parse_ratio,
+    parse_wxh,
+    quote_id,
+    split_data_uri,
+    whole_number,
+)
+
+if TYPE_CHECKING:
+    from ..request import VideoRequest
+
+__all__ = ["RATIO_SIZES", "OpenAIDialect"]
+
+#: how an aspect ratio becomes an OpenAI ``size``
+RATIO_SIZES: Mapping[str, str] = {
+    "16:9": "1280x720",
+    "9:16": "720x1280",
+    "1:1": "1024x1024",
+    "4:7": "1024x1792",
+    "7:4": "1792x1024",
+}
+
+_FOLDABLE = (
+    "width",
+    "height",
+    "aspect_ratio",
+    "fps",
+    "seed",
+    "n",
+    "quality",
+    "response_format",
+    "user",
+)
+
+
+class OpenAIDialect(Dialect):
+    """``POST /v1/videos`` (JSON, or multipart for a local reference image).
+
+    >>> from videogen_nb.request import VideoRequest
+    >>> OpenAIDialect().build_submit(
+    ...     VideoRequest(model="sora-2", prompt="a boat", duration=8, aspect_ratio="9:16")).json
+    {'model': 'sora-2', 'prompt': 'a boat', 'seconds': '8', 'size': '720x1280'}
+    """
+
+    name = "openai"
+
+    def __init__(
+        self, *, top_level: Iterable[str] = (), ratio_sizes: Mapping[str, str] | None = None
+    ) -> None:
+        self.top_level = check_names(top_level, _FOLDABLE, "top_level")
+        self.ratio_sizes = dict(RATIO_SIZES if ratio_sizes is None else ratio_sizes)
+
+    def _size(self, fields: dict[str, Any]) -> tuple[str | None, set[str]]:
+        """The ``WxH`` size and the names of the fields it was made from."""
+        size = fields.get("size")
+        dims = parse_wxh(size)
+        if dims is not None:
+            return f"{dims[0]}x{dims[1]}", {"size"}
+        width, height = fields.get("width"), fields.get("height")
+        if width is not None and height is not None:
+            return f"{int(width)}x{int(height)}", {"width", "height", "size"}
+        source = "size" if size else "aspect_ratio"
+        ratio = parse_ratio(fields.get(source))
+        if fields.get(source) is None:
+            return None, set()
+        if ratio is None or ratio not in self.ratio_sizes:
+            raise ValidationError(
+                source,
+                f"{fields[source]!r} has no OpenAI video size; use WxH such as 1280x720 or one "
+                f"of the ratios {', '.join(self.ratio_sizes)}",
+            )
+        return self.ratio_sizes[ratio], {source, "aspect_ratio"}
+
+    @staticmethod
+    def _reference(fields: dict[str, Any]) -> str | None:
+        if fields.get("last_image") is not None:
+            raise ValidationError(
+                "last_image",
+                "the openai dialect (/v1/videos) has no last frame; use dialect='kling' or 'unified'",
+            )
+        candidates = [
+            value
+            for value in (
+                fields.get("input_reference"),
+                fields.get("image"),
+                *fields.get("images", ()),
+            )
+            if value is not None
+        ]
+        if len(set(candidates)) > 1:
+            raise ValidationError(
+                "images",
+                "the openai dialect (/v1/videos) takes one reference image; "
+                "set only one of input_reference, image, images",
+            )
+        return candidates[0] if candidates else None
+
+    def build_submit(self, req: VideoRequest) -> WireRequest:
+        """JSON, or multipart when the reference image is a data URI (see module docstring)."""
+        fields = req.to_dict()
+        size, used = self._size(fields)
+        seconds = fields.get("seconds", fields.get("duration"))
+        body: dict[str, Any] = compact(
+            {
+                "model": fields.get("model"),
+                "prompt": fields.get("prompt"),
+                "seconds": None if seconds is None else str(whole_number(seconds, "seconds")),
+                "size": size,
+            }
+        )
+        leftovers = {name: fields.get(name) for name in _FOLDABLE if name not in used}
+        for name in self.top_level:
+            if leftovers.pop(name, None) is not None:
+                body[name] = fields[name]
+        metadata = fold_into(fields.get("metadata"), leftovers)
+        if metadata is not None:
+            body["metadata"] = metadata
+        body.update(compact(fields.get("extra_body") or {}))
+        reference = self._reference(fields)
+
+        if reference is None or not is_data_uri(reference):
+            if reference is not None:
+                body["input_reference"] = reference
+            return WireRequest(method="POST", path=wire.ROUTE_VIDEOS, json=body)
+
+        mime, data = split_data_uri(reference, "input_reference")
+        parts = [
+            FormPart(name=key, value=value if isinstance(value, str) else json.dumps(value))
+            for key, value in body.items()
+        ]
+        parts.append(
+            FormPart(
+                name="input_reference",
+                value=data,
+                filename=filename_for("input_reference", mime),
+                content_type=mime,
+            )
+        )
+        return WireRequest(method="POST", path=wire.ROUTE_VIDEOS, form=parts)
+
+    def poll_paths(self, task_id: str) -> list[str]:
+        """``/v1/videos/{id}``."""
+        return [f"{wire.ROUTE_VIDEOS}/{quote_id(task_id)}"]
+
+    def content_path(self, task_id: str) -> str:
+        """``/v1/videos/{id}/content``."""
+        return f"{wire.ROUTE_VIDEOS}/{quote_id(task_id)}{wire.CONTENT_SUFFIX}"
+
+    def build_cancel(self, task_id: str) -> WireRequest | None:
+        """``DELETE /v1/videos/{id}`` (deletes the job; only for tasks not yet terminal)."""
+        return WireRequest(method="DELETE", path=f"{wire.ROUTE_VIDEOS}/{quote_id(task_id)}")
