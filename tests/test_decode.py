@@ -409,8 +409,9 @@ def test_error_envelope_under_http_200_keeps_code_and_body() -> None:
     assert (info.value.status_code, info.value.code, info.value.message) == (
         400, "invalid_request", "prompt is required")
     assert info.value.body == body
-    with pytest.raises(ServerError):
+    with pytest.raises(BadRequestError) as missing:  # final: retrying cannot find a channel
         decode_task({"code": "model_not_found", "message": "no channel", "data": None})
+    assert missing.value.status_code == 503
     with pytest.raises(ServerError):  # a real error status wins over the code's usual one
         decode_task({"code": "invalid_request", "message": "x", "data": None}, status_code=502)
 
@@ -429,7 +430,7 @@ def test_error_envelope_under_http_200_keeps_code_and_body() -> None:
          BadRequestError, "model is required", None),
         (503, {"error": {"message": "当前分组 default 下对于模型 x 无可用渠道",
                          "type": "new_api_error", "code": "model_not_found"}},
-         ServerError, "当前分组 default 下对于模型 x 无可用渠道", "model_not_found"),
+         BadRequestError, "当前分组 default 下对于模型 x 无可用渠道", "model_not_found"),
         (400, {"code": "invalid_request", "message": "prompt is required", "data": None},
          BadRequestError, "prompt is required", "invalid_request"),
         (400, {"code": "invalid_json", "message": "invalid character", "data": None},
@@ -532,3 +533,13 @@ def test_decode_models(body: Any, expected: list[str]) -> None:
 def test_decode_models_rejects_non_lists(body: Any) -> None:
     with pytest.raises(APIConnectionError):
         decode_models(body)
+
+
+def test_model_not_found_is_final_even_under_503() -> None:
+    from videogen_nb.errors import BadRequestError
+
+    body = {"error": {"message": "no channel for model x", "type": "new_api_error",
+                      "code": "model_not_found"}}
+    err = decode_error(503, body, {})
+    assert isinstance(err, BadRequestError)
+    assert err.status_code == 503 and err.code == "model_not_found"

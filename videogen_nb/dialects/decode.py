@@ -24,7 +24,6 @@ Rules that keep a bad answer from being taken for a good one:
 from __future__ import annotations
 
 import datetime
-import email.utils
 import html
 import http
 import json
@@ -35,9 +34,10 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import APIConnectionError, APIError, api_error_for_status
+from ..errors import APIConnectionError, APIError, BadRequestError, api_error_for_status
+from ..retry import parse_poll_after
+from ..retry import parse_retry_after as _parse_retry_after
 from ..task import Task, TaskStatus
-from ..wire import POLL_AFTER_HEADER
 
 __all__ = [
     "decode_error",
@@ -86,6 +86,8 @@ _CODE_STATUS = {
     "insufficient_user_quota": 403,
     "model_not_found": 503,
 }
+#: error codes that are final whatever HTTP status carries them
+_PERMANENT_CODES = frozenset({"model_not_found"})
 #: where gateways put the video URL, relative to the task object, most specific first
 _URL_PATHS: tuple[tuple[str | int, ...], ...] = (
     ("url",),
@@ -372,46 +374,12 @@ def _log_unknown(text: str) -> None:
 def parse_retry_after(value: Any, *, now: datetime.datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value: delta seconds or an HTTP date.
 
+    The one parser lives in ``retry.py``; this accepts any header value and a datetime.
+
     >>> parse_retry_after("120"), parse_retry_after(None), parse_retry_after("soon")
     (120.0, None, None)
     """
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        now = now or datetime.datetime.now(datetime.timezone.utc)
-        return max(0.0, (when - now).total_seconds())
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return None
-    return max(0.0, seconds)
-
-
-def parse_poll_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from the ``openai-poll-after-ms`` header, or None when absent or unreadable.
-
-    >>> parse_poll_after({"OpenAI-Poll-After-Ms": "2500"})
-    2.5
-    """
-    text = _header(headers, POLL_AFTER_HEADER)
-    if text is None:
-        return None
-    try:
-        millis = float(text.strip())
-    except ValueError:
-        return None
-    if millis != millis or millis < 0 or millis == float("inf"):
-        return None
-    return millis / 1000.0
+    return _parse_retry_after(_text(value), now=now.timestamp() if now is not None else None)
 
 
 def decode_error(status: int, body: Any, headers: Mapping[str, str] | None = None) -> APIError:
@@ -456,6 +424,12 @@ def decode_error(status: int, body: Any, headers: Mapping[str, str] | None = Non
     if not request_id:
         found_id = re.search(r"request id: ([\w.-]+)", message)
         request_id = found_id.group(1) if found_id else None
+    if code in _PERMANENT_CODES and status >= 500:
+        # new-api answers 503 for a model no channel serves: retrying cannot help, so it
+        # must not look like a passing server fault.
+        return BadRequestError(
+            message, status_code=status, code=code, body=parsed, request_id=request_id
+        )
     return api_error_for_status(
         status,
         message,

@@ -1,0 +1,419 @@
+"""Fetch a finished video to disk: streamed, resumable, size- and type-checked, atomic.
+
+``stream_to_file`` writes to ``.{name}.part`` beside the destination, fsyncs it and renames
+it into place, so a file under the final name is always complete; on any failure the part
+file is removed. The body is never held in memory (one chunk at a time). A transfer that
+breaks is resumed with ``Range: bytes=N-`` when the server supports ranges (``If-Range``
+guards against the file changing in between); a server that answers a range request with
+200 sends the whole file, and the download starts over.
+
+``safe_output_path`` builds the destination from a toolkit-made stem: nothing a server
+says ever becomes a file name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import pathlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import attrs
+
+from .errors import APIConnectionError, DownloadError, ValidationError
+from .retry import parse_retry_after
+from .transport import Transport, is_transient, redact_url, shorten
+
+__all__ = [
+    "ACCEPTED_CONTENT_TYPES",
+    "DownloadExpiredError",
+    "DownloadInfo",
+    "safe_output_path",
+    "stream_to_file",
+]
+
+logger = logging.getLogger("videogen_nb.download")
+
+#: Media types accepted besides ``video/*`` (and a missing Content-Type).
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/mp4",
+        "application/binary",
+        "application/force-download",
+    }
+)
+
+_EXPIRED_STATUSES = frozenset({403, 404, 410})
+_MAX_STEM = 120
+_SUFFIX_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+class DownloadExpiredError(DownloadError):
+    """The URL answered 403, 404 or 410: it expired or was never valid for us.
+
+    ``expired`` is always True (so ``getattr(err, "expired", False)`` works on any
+    ``DownloadError``); the client re-reads the task for a fresh URL or falls back to
+    ``/v1/videos/{id}/content``.
+    """
+
+    expired = True
+
+    def __init__(self, message: str, *, url: str | None = None, status_code: int) -> None:
+        self.status_code = status_code
+        super().__init__(message, url=url)
+
+
+@attrs.define(frozen=True, kw_only=True)
+class DownloadInfo:
+    """A finished download: where it is, how big, its SHA-256, and what the server called it."""
+
+    path: pathlib.Path
+    size: int
+    sha256: str
+    content_type: str | None
+    url: str = attrs.field(repr=redact_url)
+    #: how many times a broken transfer was picked up again (by Range or from the start)
+    resumes: int = 0
+
+
+def safe_output_path(
+    output_dir: str | os.PathLike[str], stem: str, suffix: str = ".mp4"
+) -> pathlib.Path:
+    """A path for ``stem + suffix`` that is guaranteed to sit directly inside ``output_dir``.
+
+    The stem is reduced to ``[A-Za-z0-9._-]`` (other characters become ``_``), leading dots
+    are dropped (no hidden files, no ``..``) and it is capped at 120 characters. Raises
+    ``ValidationError`` for a bad suffix or if the result would resolve outside
+    ``output_dir`` (a symlink pointing elsewhere, for instance).
+
+    >>> safe_output_path("/tmp/out", "kling v2/../x:1").name
+    'kling_v2_.._x_1.mp4'
+    """
+    if not _SUFFIX_RE.match(suffix):
+        raise ValidationError(
+            "suffix", f"must look like '.mp4' (a dot and 1-10 letters or digits), got {suffix!r}"
+        )
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(stem))
+    cleaned = cleaned.lstrip(".")[:_MAX_STEM].rstrip(". ")
+    if not cleaned.strip("_-"):
+        cleaned = "video"
+    base = pathlib.Path(output_dir).expanduser().resolve()
+    candidate = (base / f"{cleaned}{suffix}").resolve()
+    if candidate.parent != base:
+        raise ValidationError(
+            "output_dir", f"the file name {cleaned + suffix!r} resolves outside {str(base)!r}"
+        )
+    return candidate
+
+
+def _media_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    media = value.split(";", 1)[0].strip().lower()
+    return media or None
+
+
+def _is_acceptable_type(media: str | None) -> bool:
+    return media is None or media.startswith("video/") or media in ACCEPTED_CONTENT_TYPES
+
+
+def _parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    if not value:
+        return None
+    match = _CONTENT_RANGE_RE.match(value)
+    if not match:
+        return None
+    start, end, total = match.groups()
+    return int(start), int(end), None if total == "*" else int(total)
+
+
+async def _quote_body(resp: aiohttp.ClientResponse, limit: int = 200) -> str:
+    """The first ``limit`` characters the server sent, for an error message."""
+    try:
+        raw = await resp.content.read(limit * 4)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        return "(body unreadable)"
+    text = raw.decode(resp.charset or "utf-8", errors="replace")
+    return shorten(text, limit) or "(empty body)"
+
+
+class _Broken(Exception):
+    """The transfer stopped early; the loop may pick it up again (from 0 when ``restart``)."""
+
+    def __init__(self, reason: str, *, restart: bool = False) -> None:
+        super().__init__(reason)
+        self.restart = restart
+
+
+class _Retryable(Exception):
+    """A 429/5xx answer before any body was read; ``retry_after`` is what the server asked."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _Part:
+    """The ``.part`` file, with the running hash of what it holds."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+        self.handle = open(path, "wb")  # noqa: SIM115 - closed by finish()/discard()
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.finishing = False
+
+    def restart(self) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.handle.write(chunk)
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+
+    async def finish(self, dest: pathlib.Path) -> None:
+        # fsync can take a while for a big file: do it off the loop. Once started, the
+        # thread owns the handle and completes even if we are cancelled (the file it
+        # leaves under the final name is then complete), so discard() must keep out.
+        self.finishing = True
+        await asyncio.shield(asyncio.to_thread(self._finish_sync, dest))
+
+    def _finish_sync(self, dest: pathlib.Path) -> None:
+        try:
+            try:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+            finally:
+                self.handle.close()
+            os.replace(self.path, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            raise
+        _fsync_dir(dest.parent)
+
+    def discard(self) -> None:
+        if self.finishing:
+            return
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    # makes the rename itself durable; not possible on every platform, and not vital
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+async def stream_to_file(
+    transport: Transport,
+    url: str,
+    dest: pathlib.Path,
+    *,
+    max_bytes: int = 2 * 1024**3,
+    chunk_size: int = 1 << 20,
+    resume_attempts: int = 3,
+    auth: bool | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> DownloadInfo:
+    """Download ``url`` to ``dest`` atomically and return what was written.
+
+    ``url`` may be absolute (a vendor CDN) or a gateway path (``/v1/videos/{id}/content``).
+    The bearer key goes only to the gateway's origin unless ``auth`` says otherwise.
+    ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk.
+
+    Raises ``DownloadExpiredError`` on 403/404/410, ``DownloadError`` for a body that is too
+    big, not a video, or still broken after ``resume_attempts`` resumptions, and for
+    answers that stay 429/5xx or unreachable through the transport's retry policy.
+
+    >>> # info = await stream_to_file(transport, task.video_url, safe_output_path("out", "run1_0"))
+    """
+    dest = pathlib.Path(dest)
+    full_url = transport.url_for(url)
+    shown = redact_url(full_url)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = _Part(dest.with_name(f".{dest.name}.part"))
+    policy = transport.retry
+    open_failures = 0
+    breaks = 0
+    total: int | None = None
+    validator: str | None = None  # ETag or Last-Modified for If-Range
+    ranges_ok = False
+    content_type: str | None = None
+    try:
+        while True:
+            headers = {"Accept-Encoding": "identity"}
+            resuming = part.size > 0
+            if resuming:
+                headers["Range"] = f"bytes={part.size}-"
+                if validator:
+                    headers["If-Range"] = validator
+            try:
+                async with transport.stream(full_url, headers=headers, auth=auth) as resp:
+                    await _check_status(resp, shown)
+                    content_type = resp.headers.get("Content-Type") or content_type
+                    media = _media_type(resp.headers.get("Content-Type"))
+                    if not _is_acceptable_type(media):
+                        said = await _quote_body(resp)
+                        raise DownloadError(
+                            f"{shown} answered with {media}, not a video: {said!r}", url=full_url
+                        )
+                    if resp.status == 206:
+                        total = _accept_partial(resp, part, total, shown)
+                        ranges_ok = True
+                    else:
+                        if resuming:
+                            logger.info("%s ignored the Range request; starting over", shown)
+                        part.restart()
+                        total = resp.content_length
+                        ranges_ok = (resp.headers.get("Accept-Ranges") or "").lower() == "bytes"
+                        validator = _strong_validator(resp.headers)
+                    if total is not None and total > max_bytes:
+                        raise DownloadError(
+                            f"{shown} is {total} bytes, over the {max_bytes}-byte limit "
+                            "(raise max_bytes to allow it)",
+                            url=full_url,
+                        )
+                    await _copy_body(
+                        resp, part, chunk_size, max_bytes, total, progress, shown, full_url
+                    )
+                if total is not None and part.size < total:
+                    raise _Broken(f"the body ended at {part.size} of {total} bytes")
+                await part.finish(dest)
+                return DownloadInfo(
+                    path=dest,
+                    size=part.size,
+                    sha256=part.hasher.hexdigest(),
+                    content_type=_media_type(content_type),
+                    url=full_url,
+                    resumes=breaks,
+                )
+            except _Retryable as wait:
+                open_failures += 1
+                if open_failures >= policy.max_attempts or policy.exceeds_limit(wait.retry_after):
+                    raise DownloadError(
+                        f"{shown} kept answering {wait.status} after {open_failures} attempts",
+                        url=full_url,
+                    ) from None
+                await asyncio.sleep(policy.delay(open_failures, retry_after=wait.retry_after))
+            except APIConnectionError as exc:
+                # could not even connect: the transport's policy paces these
+                open_failures += 1
+                if not is_transient(exc) or open_failures >= policy.max_attempts:
+                    raise DownloadError(f"{exc}", url=full_url) from exc
+                await asyncio.sleep(policy.delay(open_failures))
+            except (
+                _Broken,
+                aiohttp.ClientPayloadError,
+                aiohttp.ClientConnectionError,
+                asyncio.TimeoutError,
+            ) as exc:
+                breaks += 1
+                reason = str(exc) or type(exc).__name__
+                if breaks > resume_attempts:
+                    raise DownloadError(
+                        f"{shown}: the transfer kept breaking ({reason}); gave up after "
+                        f"{resume_attempts} resumptions",
+                        url=full_url,
+                    ) from None
+                if not ranges_ok or (isinstance(exc, _Broken) and exc.restart):
+                    # no byte ranges: the only way to finish is to fetch it all again
+                    part.restart()
+                logger.info(
+                    "%s broke at %d bytes (%s); %s",
+                    shown,
+                    part.size,
+                    reason,
+                    "resuming" if part.size else "starting over",
+                )
+    except BaseException:
+        part.discard()
+        raise
+
+
+def _strong_validator(headers: Any) -> str | None:
+    etag = headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("Last-Modified")
+
+
+def _accept_partial(
+    resp: aiohttp.ClientResponse, part: _Part, total: int | None, shown: str
+) -> int | None:
+    parsed = _parse_content_range(resp.headers.get("Content-Range"))
+    if parsed is None or parsed[0] != part.size:
+        # a range we did not ask for: safer to fetch the whole file again
+        raise _Broken(
+            f"unexpected Content-Range {resp.headers.get('Content-Range')!r}", restart=True
+        )
+    _start, _end, full = parsed
+    if full is not None:
+        return full
+    if resp.content_length is not None:
+        return part.size + resp.content_length
+    return total
+
+
+async def _check_status(resp: aiohttp.ClientResponse, shown: str) -> None:
+    """Return for 200/206; raise a refusal, or ``_Retryable`` for 429/5xx."""
+    status = resp.status
+    if status in (200, 206):
+        return
+    if status in _EXPIRED_STATUSES:
+        said = await _quote_body(resp)
+        raise DownloadExpiredError(
+            f"{shown} answered {status}: the link expired or is not valid ({said!r})",
+            url=str(resp.url),
+            status_code=status,
+        )
+    if status == 416:
+        raise _Broken("the server refused the byte range (416)", restart=True)
+    if status == 429 or (status >= 500 and status not in (501, 505)):
+        raise _Retryable(status, parse_retry_after(resp.headers.get("Retry-After")))
+    said = await _quote_body(resp)
+    raise DownloadError(f"{shown} answered {status}: {said!r}", url=str(resp.url))
+
+
+async def _copy_body(
+    resp: aiohttp.ClientResponse,
+    part: _Part,
+    chunk_size: int,
+    max_bytes: int,
+    total: int | None,
+    progress: Callable[[int, int | None], None] | None,
+    shown: str,
+    full_url: str,
+) -> None:
+    async for chunk in resp.content.iter_chunked(chunk_size):
+        if part.size + len(chunk) > max_bytes:
+            raise DownloadError(
+                f"{shown} sent more than the {max_bytes}-byte limit (raise max_bytes to allow it)",
+                url=full_url,
+            )
+        part.write(chunk)
+        if progress is not None:
+            progress(part.size, total)
