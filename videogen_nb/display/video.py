@@ -1,0 +1,313 @@
+"""Inline video display for notebooks: ``show()``, poster frames and ``Result`` HTML.
+
+Saved notebooks stay small: a video is embedded (base64) only when it is small or when
+``embed=True`` is asked for; otherwise it is linked by a path relative to the notebook's
+working directory, which Jupyter's file server resolves. Everything the gateway said
+(model names, prompts, errors) is escaped.
+
+>>> import videogen_nb as vg                                   # doctest: +SKIP
+>>> vg.show("videos/boat.mp4")                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import pathlib
+import urllib.parse
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from .html import data_uri, tag, truncate
+
+if TYPE_CHECKING:
+    from ..task import Result
+
+__all__ = [
+    "EMBED_LIMIT",
+    "VideoDisplay",
+    "caption_fields",
+    "caption_text",
+    "error_text",
+    "poster_data_uri",
+    "relative_url",
+    "result_html",
+    "safe_url",
+    "show",
+    "video_mime",
+]
+
+log = logging.getLogger(__name__)
+
+#: Videos smaller than this are embedded by default: the notebook still opens anywhere.
+EMBED_LIMIT = 256 * 1024
+
+_MIME_BY_SUFFIX = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".webm": "video/webm",
+    ".mov": "video/quicktime",
+    ".ogv": "video/ogg",
+    ".gif": "image/gif",
+}
+
+
+def video_mime(path: os.PathLike[str] | str) -> str:
+    """The MIME type browsers expect for ``path`` (by suffix; MP4 when unknown)."""
+    return _MIME_BY_SUFFIX.get(pathlib.Path(path).suffix.lower(), "video/mp4")
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` when it is an http(s) URL, else None: other schemes never reach a page."""
+    if not isinstance(url, str):
+        return None
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme.lower() in ("http", "https") and parsed.netloc:
+        return url.strip()
+    return None
+
+
+def relative_url(
+    path: os.PathLike[str] | str, base: os.PathLike[str] | str | None = None
+) -> str | None:
+    """``path`` as a URL-quoted relative reference from ``base`` (default: the working
+    directory) when it lies under ``base``; None otherwise."""
+    target = pathlib.Path(path).resolve()
+    root = pathlib.Path(base if base is not None else os.getcwd()).resolve()
+    try:
+        rel = target.relative_to(root)
+    except ValueError:
+        return None
+    return urllib.parse.quote(rel.as_posix())
+
+
+def poster_data_uri(path: os.PathLike[str] | str, *, max_width: int = 320) -> str | None:
+    """The first frame of ``path`` as a small JPEG ``data:`` URI, or None.
+
+    None when PyAV is not installed or the file cannot be decoded: a missing poster is
+    never an error.
+    """
+    p = pathlib.Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return _poster_cached(str(p.resolve()), st.st_mtime_ns, st.st_size, max_width)
+
+
+@functools.lru_cache(maxsize=256)
+def _poster_cached(path: str, mtime_ns: int, size: int, max_width: int) -> str | None:
+    # mtime and size are part of the cache key so a rewritten file gets a new poster.
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(path) as container:
+            frame = next(container.decode(video=0), None)
+            if frame is None:
+                return None
+            width, height = frame.width, frame.height
+            if width > max_width:
+                height = max(2, round(height * max_width / width))
+                width = max_width
+            # MJPEG wants even dimensions with 4:2:0 chroma.
+            width, height = width - width % 2 or 2, height - height % 2 or 2
+            codec = av.CodecContext.create("mjpeg", "w")
+            codec.width, codec.height = width, height
+            codec.pix_fmt = "yuvj420p"
+            codec.time_base = Fraction(1, 25)
+            small = frame.reformat(width=width, height=height, format="yuvj420p")
+            packets = list(codec.encode(small)) + list(codec.encode(None))
+            jpeg = b"".join(bytes(packet) for packet in packets)
+    except Exception as exc:  # a broken or odd file must not break a display
+        log.debug("no poster for %s: %s", path, exc)
+        return None
+    return data_uri("image/jpeg", jpeg) if jpeg else None
+
+
+def _fmt_seconds(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return f"{float(value):.1f} s"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def caption_fields(result: Result) -> dict[str, str]:
+    """The caption of one result as short strings: model, seed, duration, time, status.
+
+    Keys that have no value are left out; the values are plain text (escape before use in
+    HTML, or use ``textContent`` in JS).
+    """
+    req = result.request
+    out: dict[str, str] = {"model": str(req.model)}
+    if req.seed is not None:
+        out["seed"] = f"seed {req.seed}"
+    duration = req.duration if req.duration is not None else req.seconds
+    if duration is not None:
+        out["duration"] = f"{duration} s video"
+    if result.elapsed is not None:
+        out["time"] = f"made in {_fmt_seconds(result.elapsed)}"
+    status = result.status
+    if result.cached:
+        status += " (cached)"
+    task = result.task
+    if task is not None and not task.status.is_terminal and task.progress is not None:
+        status += f" {task.progress}%"
+    out["status"] = status
+    return out
+
+
+def caption_text(result: Result, *, hide_model: bool = False) -> str:
+    """The caption as one line of plain text (``" · "``-separated)."""
+    fields = caption_fields(result)
+    if hide_model:
+        fields.pop("model", None)
+    return " · ".join(fields.values())
+
+
+def error_text(result: Result) -> str | None:
+    """What went wrong, in the gateway's words when it gave any (plain text, not escaped)."""
+    if result.error is not None:
+        text = str(result.error) or type(result.error).__name__
+        return truncate(text, 2000)
+    task = result.task
+    if task is not None and task.error:
+        return truncate(task.error, 2000)
+    return None
+
+
+class VideoDisplay:
+    """A displayable video, like ``IPython.display.Video``, that keeps notebooks small.
+
+    ``embed=None`` (default) embeds files under ``EMBED_LIMIT`` bytes and links larger ones
+    by a path relative to the working directory; ``embed=True`` always embeds; ``embed=False``
+    never does. A poster frame is added when PyAV is installed. The HTML is built when the
+    object is displayed.
+    """
+
+    def __init__(
+        self,
+        source: Result | os.PathLike[str] | str,
+        *,
+        embed: bool | None = None,
+        width: int | None = None,
+        base_dir: os.PathLike[str] | str | None = None,
+    ) -> None:
+        self.source = source
+        self.embed = embed
+        self.width = width
+        self.base_dir = base_dir
+
+    def _repr_html_(self) -> str:
+        from ..task import Result
+
+        if isinstance(self.source, Result):
+            return result_html(
+                self.source, embed=self.embed, width=self.width, base_dir=self.base_dir
+            )
+        return _video_html(self.source, embed=self.embed, width=self.width, base_dir=self.base_dir)
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"VideoDisplay({self.source!r}, embed={self.embed!r})"
+
+
+def show(
+    result_or_path: Result | os.PathLike[str] | str,
+    *,
+    embed: bool | None = None,
+    width: int | None = None,
+) -> VideoDisplay:
+    """Display one video (a ``Result``, a local path or an http(s) URL) inline.
+
+    Returns a ``VideoDisplay``; as the last expression of a cell it renders itself, inside a
+    loop use ``display(vg.show(r))``. See ``VideoDisplay`` for the embedding rule.
+
+    >>> vg.show(result)                   # doctest: +SKIP
+    >>> vg.show("out/boat.mp4", embed=True)  # doctest: +SKIP
+    """
+    return VideoDisplay(result_or_path, embed=embed, width=width)
+
+
+def _video_html(
+    source: os.PathLike[str] | str,
+    *,
+    embed: bool | None,
+    width: int | None,
+    base_dir: os.PathLike[str] | str | None,
+) -> str:
+    style = "max-width:100%;display:block"
+    width_attr = width
+    url = safe_url(source) if isinstance(source, str) else None
+    if url is not None:
+        return tag("video", "", src=url, controls=True, preload="metadata", width=width_attr,
+                   style=style)
+    path = pathlib.Path(source)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return tag("div", f"video not found: {path} ({exc.strerror})", class_="vg-video-missing")
+    rel = relative_url(path, base_dir)
+    poster = poster_data_uri(path)
+    if embed or (embed is None and size < EMBED_LIMIT):
+        src = data_uri(video_mime(path), path.read_bytes())
+    elif rel is not None:
+        src = rel
+    else:
+        note = (
+            f"{path} ({size / 1e6:.1f} MB) lies outside the notebook's folder, so the "
+            "notebook cannot link it: use show(..., embed=True) to embed it, or "
+            "vg.ComparisonGrid([...]) to stream it."
+        )
+        img = tag("img", "", src=poster, alt="first frame", width=width_attr, style=style) if poster else ""
+        return tag("div", raw=img + tag("div", note, class_="vg-note"), class_="vg-video-unlinked")
+    return tag(
+        "video", "", src=src, poster=poster, controls=True, preload="metadata",
+        width=width_attr, style=style,
+    )
+
+
+def _caption_html(result: Result) -> str:
+    parts = [tag("span", value, class_=f"vg-cap-{key}") for key, value in caption_fields(result).items()]
+    return tag("div", raw=" · ".join(parts), class_="vg-caption",
+               style="font:12px sans-serif;color:#555;margin-top:2px")
+
+
+def result_html(
+    result: Result,
+    *,
+    embed: bool | None = None,
+    width: int | None = None,
+    base_dir: os.PathLike[str] | str | None = None,
+) -> str:
+    """HTML for one ``Result``: its video and caption, or its status and error message.
+
+    Used as ``Result._repr_html_``. Failed and pending results show their status and the
+    gateway's message, escaped.
+    """
+    caption = _caption_html(result)
+    prompt = result.request.prompt
+    prompt_html = (
+        tag("div", truncate(prompt, 300), class_="vg-prompt",
+            style="font:12px sans-serif;color:#333;margin-top:2px")
+        if prompt else ""
+    )
+    if result.path is not None and result.error is None:
+        body = _video_html(result.path, embed=embed, width=width, base_dir=base_dir)
+    elif result.error is None and result.task is not None and safe_url(result.task.video_url):
+        body = _video_html(str(result.task.video_url), embed=False, width=width, base_dir=base_dir)
+    else:
+        message = error_text(result)
+        status = result.status
+        headline = tag("strong", status)
+        detail = tag("pre", message, style="white-space:pre-wrap;margin:4px 0") if message else ""
+        kind = "vg-failed" if result.error is not None or status in ("failed", "cancelled") else "vg-pending"
+        body = tag("div", raw=headline + detail, class_=f"vg-status {kind}",
+                   style="font:13px sans-serif;padding:6px;border:1px solid #ccc;border-radius:4px")
+    return tag("div", raw=body + caption + prompt_html, class_="vg-result")

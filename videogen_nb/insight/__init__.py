@@ -1,0 +1,45 @@
+"""Model insight: check each video against its request, and rank models from the journal.
+
+- ``check_video(path, request) -> SpecReport``: measure a video with PyAV (optional:
+  ``spec_check_available()`` says whether it is installed) and list each way it differs
+  from what was asked.
+- ``leaderboard(journal=None, since=None, models=None) -> Leaderboard``: per model, success
+  rate, failure reasons, latency, spec compliance and blind-vote win rate, ranked.
+
+This package reads the journal and the request; it never writes the journal (the run layer
+stores ``SpecReport.to_dict()`` with ``journal.record_spec``).
+"""
+
+from __future__ import annotations
+
+from .leaderboard import (
+    Leaderboard,
+    LeaderboardRow,
+    compute_leaderboard,
+    failure_reason,
+    leaderboard,
+    parse_since,
+    percentile,
+    wilson_interval,
+)
+from .probe import INSTALL_HINT, MEASURED_KEYS, probe_video, spec_check_available
+from .spec import SpecReport, check_video, compare_spec, expected_spec
+
+__all__ = [
+    "INSTALL_HINT",
+    "MEASURED_KEYS",
+    "Leaderboard",
+    "LeaderboardRow",
+    "SpecReport",
+    "check_video",
+    "compare_spec",
+    "compute_leaderboard",
+    "expected_spec",
+    "failure_reason",
+    "leaderboard",
+    "parse_since",
+    "percentile",
+    "probe_video",
+    "spec_check_available",
+    "wilson_interval",
+]

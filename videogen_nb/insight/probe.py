@@ -1,0 +1,178 @@
+"""Measure a video file with PyAV: length, frame size, frame rate, frames, codec, audio.
+
+PyAV is an optional dependency (the ``sandbox`` extra). ``spec_check_available()`` tells
+callers whether it is installed, so they can skip the check quietly; ``probe_video`` raises
+``ImportError`` with the install command when it is not.
+
+A file that cannot be opened, or that stops before its container says it ends (a truncated
+download whose index came first still opens and plays its first half), is measured as far
+as possible and reported with ``decodes_fully=False`` and an ``error`` that says which.
+
+>>> probe_video("clip.mp4")["duration"]          # doctest: +SKIP
+5.0
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+from fractions import Fraction
+from typing import Any
+
+__all__ = ["INSTALL_HINT", "MEASURED_KEYS", "probe_video", "spec_check_available"]
+
+#: what to run when PyAV is missing
+INSTALL_HINT = "pip install 'videogen-nb[sandbox]'  (or: pip install av)"
+
+#: the keys of the dict ``probe_video`` returns, in display order
+MEASURED_KEYS: tuple[str, ...] = (
+    "duration",
+    "width",
+    "height",
+    "fps",
+    "frames",
+    "codec",
+    "has_audio",
+    "size_bytes",
+    "decodes_fully",
+    "error",
+)
+
+
+def spec_check_available() -> bool:
+    """True when PyAV is installed, so ``probe_video``/``check_video`` can run."""
+    return importlib.util.find_spec("av") is not None
+
+
+def _import_av() -> Any:
+    try:
+        import av
+    except ImportError as exc:
+        raise ImportError(
+            f"the video spec check needs PyAV, which is not installed: {INSTALL_HINT}"
+        ) from exc
+    return av
+
+
+def _seconds(value: Any, time_base: Any) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _empty(size_bytes: int | None, error: str) -> dict[str, Any]:
+    measured: dict[str, Any] = dict.fromkeys(MEASURED_KEYS)
+    measured.update(size_bytes=size_bytes, has_audio=None, decodes_fully=False, error=error)
+    return measured
+
+
+def probe_video(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Measure the video at ``path``; blocking (run it in an executor from async code).
+
+    Returns a dict with ``MEASURED_KEYS``: ``duration`` (seconds, float), ``width``,
+    ``height``, ``fps`` (float), ``frames`` (frames actually decoded), ``codec`` (e.g.
+    ``"h264"``), ``has_audio``, ``size_bytes``, ``decodes_fully`` and ``error`` (None, or
+    why the file could not be opened or stopped early). Values that could not be measured
+    are None. Raises ``ImportError`` (with the install command) when PyAV is missing.
+    """
+    av = _import_av()
+    file = pathlib.Path(path)
+    try:
+        size_bytes: int | None = file.stat().st_size
+    except OSError as exc:
+        return _empty(None, f"cannot open: {exc.strerror or exc}")
+    if size_bytes == 0:
+        return _empty(0, "cannot open: the file is empty")
+    try:
+        container = av.open(str(file), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        # strerror alone: the full text repeats the errno and the path
+        return _empty(size_bytes, f"cannot open: {getattr(exc, 'strerror', None) or exc}")
+    with container:
+        return _measure(av, container, size_bytes)
+
+
+def _measure(av: Any, container: Any, size_bytes: int) -> dict[str, Any]:
+    measured: dict[str, Any] = dict.fromkeys(MEASURED_KEYS)
+    measured["size_bytes"] = size_bytes
+    measured["has_audio"] = len(container.streams.audio) > 0
+    if not container.streams.video:
+        measured.update(decodes_fully=False, error="cannot open: not a video (no video stream)")
+        return measured
+    stream = container.streams.video[0]
+    # frame-level threads: a 1080p clip decodes several times faster, same frames
+    stream.thread_type = "AUTO"
+    ctx = stream.codec_context
+    measured["codec"] = ctx.name
+    measured["width"] = ctx.width or None
+    measured["height"] = ctx.height or None
+    rate = stream.average_rate or stream.guessed_rate
+    # the video stream's own length: an AAC track's priming samples make the container longer
+    duration = _seconds(stream.duration, stream.time_base)
+    if duration is None and container.duration is not None:
+        duration = container.duration / av.time_base
+    declared_frames = int(stream.frames or 0)
+
+    decoded = 0
+    last_time: float | None = None
+    error: str | None = None
+    try:
+        for frame in container.decode(stream):
+            decoded += 1
+            if frame.time is not None:
+                last_time = float(frame.time)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        of = f" of {declared_frames}" if declared_frames else ""
+        error = f"decoding failed after {decoded}{of} frames: {reason}"
+
+    if rate:
+        fps: float | None = float(Fraction(rate))
+    elif duration and decoded:
+        fps = decoded / duration
+    else:
+        fps = None
+    if duration is None and last_time is not None and fps:
+        duration = last_time + 1 / fps
+    measured["duration"] = round(duration, 3) if duration is not None else None
+    measured["fps"] = round(fps, 3) if fps is not None else None
+    measured["frames"] = decoded
+
+    if error is None:
+        error = _stopped_early(decoded, declared_frames, last_time, duration, fps)
+    measured["decodes_fully"] = error is None
+    measured["error"] = error
+    return measured
+
+
+def _stopped_early(
+    decoded: int,
+    declared_frames: int,
+    last_time: float | None,
+    duration: float | None,
+    fps: float | None,
+) -> str | None:
+    """Why the decode counts as stopping early, or None. The demuxer reads a cut file to its
+    physical end without raising, so the only sign is falling short of what the index says."""
+    if declared_frames and decoded < declared_frames:
+        reached = f" ({last_time:.2f} s of {duration:.2f} s)" if last_time and duration else ""
+        return (
+            f"stops early: decoded {decoded} of {declared_frames} frames{reached}; "
+            "the file is probably truncated"
+        )
+    if decoded == 0:
+        return "no frame could be decoded"
+    # no frame count in the index: the last frame must reach within ~2 frames of the end
+    if (
+        not declared_frames
+        and last_time is not None
+        and duration
+        and fps
+        and last_time + 1 / fps < duration - 2 / fps
+    ):
+        return (
+            f"stops early: the last frame is at {last_time:.2f} s of {duration:.2f} s; "
+            "the file is probably truncated"
+        )
+    return None
