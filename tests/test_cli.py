@@ -1,0 +1,77 @@
+"""The ``videogen-nb`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import videogen_nb as vg
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "videogen_nb.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def filled_journal(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    journal = tmp / "journal.sqlite"
+    with vg.sandbox.start(task_seconds=0.2) as sandbox, vg.Client(
+        sandbox.base_url, sandbox.api_key, journal=journal, output_dir=tmp / "videos"
+    ) as client:
+        result = client.generate(
+            vg.VideoRequest(model="kling-v1", prompt="a paper boat", duration=1, size="160x90")
+        )
+    return journal, result
+
+
+def test_runs_lists_the_journal(filled_journal):
+    journal, result = filled_journal
+    done = cli("runs", "--journal", str(journal))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:4] == ["id", "when", "model", "state"]
+    assert "kling-v1" in lines[1] and "downloaded" in lines[1]
+    assert str(result.path) in lines[1]
+
+
+def test_runs_without_a_journal_says_so(tmp_path):
+    done = cli("runs", "--journal", str(tmp_path / "missing.sqlite"))
+    assert done.returncode == 1
+    assert "no journal" in done.stderr
+
+
+def test_leaderboard_reads_the_same_journal(filled_journal):
+    journal, _ = filled_journal
+    done = cli("leaderboard", "--journal", str(journal))
+    assert done.returncode == 0, done.stderr
+    assert "kling-v1" in done.stdout
+
+
+def test_resume_with_nothing_unfinished(filled_journal):
+    journal, result = filled_journal
+    # the gateway of this journal is gone; nothing is unfinished, so nothing is contacted
+    done = cli("resume", "--journal", str(journal), "--base-url", "http://127.0.0.1:9")
+    assert done.returncode == 0, done.stderr
+    assert "nothing to resume" in done.stdout
+
+
+def test_sandbox_help_lists_fault_knobs():
+    done = cli("sandbox", "--help")
+    assert done.returncode == 0
+    assert "--task-seconds" in done.stdout
+
+
+def test_demo_refuses_missing_notebook_dir_cleanly(tmp_path, monkeypatch):
+    from videogen_nb import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "NOTEBOOKS", tmp_path / "none")
+    assert cli_module.main(["demo", "--workdir", str(tmp_path / "w"), "--execute"]) == 1
