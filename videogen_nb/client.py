@@ -182,8 +182,11 @@ class TaskClient:
                 self._journal.record_submit_unknown(entry.id, str(exc))
             raise
         except APIError as exc:
-            if entry is not None and self._journal is not None and exc.status_code != 429:
-                self._journal.record_error(entry.id, exc)
+            if entry is not None and self._journal is not None:
+                # A 429 created nothing and the caller will send it again: back to "created"
+                # (not "sending", which a crash would turn into a needless submit_unknown).
+                state = "created" if exc.status_code == 429 else "failed"
+                self._journal.record_error(entry.id, exc, state=state)
             raise
         self._tracked[task.id] = _Tracked(
             dialect=dialect,
@@ -209,6 +212,8 @@ class TaskClient:
                 idempotency_key=key,
                 retry=True,
                 retry_rate_limits=retry_rate_limits,
+                # a 2xx whose body is cut off may still mean a task was made: unknown outcome
+                expect_json=True,
             )
         except BadRequestError as exc:
             if not (self._auto and exc.status_code in ROUTE_MISSING and dialect.name != "openai"):
@@ -226,6 +231,8 @@ class TaskClient:
                 idempotency_key=key,
                 retry=True,
                 retry_rate_limits=retry_rate_limits,
+                # a 2xx whose body is cut off may still mean a task was made: unknown outcome
+                expect_json=True,
             )
         task = decode_task(response.json(), headers=response.headers, status_code=response.status)
         return task, dialect
@@ -241,7 +248,12 @@ class TaskClient:
         for offset, path in enumerate(order):
             try:
                 response = await self._transport.send(
-                    "GET", path, retry=True, retry_rate_limits=retry_rate_limits
+                    "GET",
+                    path,
+                    retry=True,
+                    retry_rate_limits=retry_rate_limits,
+                    # a proxy's truncated or HTML answer is retried like a 502
+                    expect_json=True,
                 )
             except APIError as exc:
                 if exc.status_code not in ROUTE_MISSING:
@@ -414,7 +426,7 @@ class TaskClient:
 
     async def models(self) -> list[str]:
         """The model ids the gateway lists at ``/v1/models``."""
-        response = await self._transport.send("GET", "/v1/models", retry=True)
+        response = await self._transport.send("GET", "/v1/models", retry=True, expect_json=True)
         return decode_models(response.json())
 
     # -- journal helpers (used by the run layer too) -----------------------------------------

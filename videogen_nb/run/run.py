@@ -38,7 +38,7 @@ from .lanes import Lane, LaneSet
 from .presenter import get_presenter
 from .scheduler import PollScheduler
 
-__all__ = ["Run", "RunRow", "RowState"]
+__all__ = ["RowState", "Run", "RunRow"]
 
 logger = logging.getLogger("videogen_nb")
 
@@ -145,6 +145,7 @@ class Run:
         timeout: float | None = None,
         download: bool = True,
         cancel_on_timeout: bool = False,
+        spec_check: bool = True,
         grid_rows: str | Sequence[str] = "prompt",
         grid_cols: str | Sequence[str] = "model",
         title: str | None = None,
@@ -161,6 +162,7 @@ class Run:
         self._timeout = timeout if timeout is not None else client.task_timeout
         self._download = download
         self._cancel_on_timeout = cancel_on_timeout
+        self._spec_check = spec_check
         self._listeners: list[Callable[[int | None], None]] = []
         self._row_tasks: dict[int, asyncio.Task[None]] = {}
         self._download_slots = asyncio.Semaphore(DOWNLOAD_SLOTS)
@@ -211,8 +213,18 @@ class Run:
         return cls(client, rows, **options)
 
     def start(self) -> Run:
-        """Begin work on the running loop (the client's loop). Returns self."""
+        """Begin work on the running loop (the client's loop). Returns self.
+
+        Every request that is not served from the cache is journalled (state ``created``)
+        before anything is sent, so a crash mid-run loses no request: ``resume()`` submits
+        the ones that never left.
+        """
         self._loop = asyncio.get_running_loop()
+        for row in self.rows:
+            if row.task is None and row.entry is None and not row.state.is_finished:
+                if not self._force and self._serve_from_cache(row):
+                    continue
+                row.entry = self._client.record_request(row.request, run_id=self.run_id)
         pending = [row for row in self.rows if not row.state.is_finished]
         if not pending:
             self._mark_done()
@@ -243,7 +255,7 @@ class Run:
         client = self._client
         try:
             if row.task is None:
-                if not self._force and self._serve_from_cache(row):
+                if row.entry is None and not self._force and self._serve_from_cache(row):
                     return
                 async with self._lanes.slot(row.request.model) as lanes:
                     task = await self._submit(row, lanes[-1])
@@ -252,13 +264,16 @@ class Run:
                 task = await self._follow(row, row.task)
             await self._finish(row, task)
         except asyncio.CancelledError:
+            self._forget_unsent(row)
             self._end(row, RowState.CANCELLED, VideoGenError("cancelled by run.cancel()"))
         except SubmitOutcomeUnknownError as exc:
             self._end(row, RowState.SUBMIT_UNKNOWN, exc)
         except TaskTimeoutError as exc:
-            client.record_failure(exc.task.id, _entry_id(row), exc, state="timed_out")
             if self._cancel_on_timeout:
                 await self._cancel_remote(exc.task)
+            # after the cancel, whose answer the journal records too: the entry says why
+            # the row ended (and resume() can still look at the task)
+            client.record_failure(exc.task.id, _entry_id(row), exc, state="timed_out")
             self._end(row, RowState.TIMED_OUT, exc)
         except TaskFailedError as exc:
             state = (
@@ -273,6 +288,17 @@ class Run:
             if not isinstance(exc, VideoGenError):
                 logger.exception("unexpected error in row %d", row.index)
             self._end(row, RowState.FAILED, exc)
+
+    def _forget_unsent(self, row: RunRow) -> None:
+        # A request that never left must not be submitted by a later resume(): the user
+        # cancelled it. One whose POST was under way stays "sending" (it may exist remotely)
+        # and a submitted one stays "submitted", so resume() can still finish it.
+        journal = self._client.journal
+        if row.task is not None or row.entry is None or journal is None:
+            return
+        current = journal.get(row.entry.id)
+        if current is not None and current.state == "created":
+            journal.record_error(row.entry.id, "cancelled before it was sent", state="cancelled")
 
     def _serve_from_cache(self, row: RunRow) -> bool:
         cached = self._client.cached_result(row.request)
@@ -322,18 +348,47 @@ class Run:
         if task.status is not TaskStatus.COMPLETED:
             raise TaskFailedError(task)
         path = None
+        spec = None
         if self._download:
             self._set(row, RowState.DOWNLOADING)
             async with self._download_slots:
                 path = await self._client.download(task)
+            spec = await self._check_spec(row, path)
         row.result = Result(
             request=row.request,
             task=task,
             path=path,
             elapsed=row.elapsed,
             journal_id=_entry_id(row),
+            spec=spec,
         )
         self._end(row, RowState.DONE, None)
+
+    async def _check_spec(self, row: RunRow, path: pathlib.Path) -> dict[str, Any] | None:
+        """Measure the video against its request (PyAV, off the loop); None when the check
+        is unavailable or breaks. A spec check never fails a row: the video is there."""
+        if not self._spec_check:
+            return None
+        try:
+            from ..insight import check_video, spec_check_available
+
+            if not spec_check_available():
+                return None
+            loop = asyncio.get_running_loop()
+            report = await loop.run_in_executor(None, check_video, path, row.request)
+            spec: dict[str, Any] = report.to_dict()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.info("spec check of %s failed: %s", path.name, exc)
+            return None
+        journal = self._client.journal
+        if journal is not None and row.entry is not None:
+            try:
+                journal.record_spec(row.entry.id, spec)
+            except Exception as exc:
+                logger.info("could not store the spec check of %s: %s", path.name, exc)
+        return spec
 
     async def _cancel_remote(self, task: Task) -> None:
         try:

@@ -9,6 +9,7 @@ whole gateway, and gives one place where the poll schedule is decided (``PollPol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -147,10 +148,8 @@ class PollScheduler:
                 due = max(due, now + lane_pause)
             if due > now:
                 self._wakeup.clear()
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=due - now)
-                except asyncio.TimeoutError:
-                    pass
                 continue
             heapq.heappop(self._heap)
             if watch.future.done():
