@@ -57,7 +57,7 @@ def test_leaderboard_reads_the_same_journal(filled_journal):
 
 
 def test_resume_with_nothing_unfinished(filled_journal):
-    journal, result = filled_journal
+    journal, _ = filled_journal
     # the gateway of this journal is gone; nothing is unfinished, so nothing is contacted
     done = cli("resume", "--journal", str(journal), "--base-url", "http://127.0.0.1:9")
     assert done.returncode == 0, done.stderr

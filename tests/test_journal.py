@@ -734,3 +734,17 @@ def test_kill_9_loses_nothing_committed(tmp_path: pathlib.Path) -> None:
         # the journal is fully usable after the crash
         entry = j.record_request(make_request(), gateway=GATEWAY, dialect="unified")
         assert j.get(entry.id).state == "created"
+
+
+def test_record_requests_journals_a_batch_in_one_transaction(journal: Journal) -> None:
+    requests = [make_request(prompt=f"shot {i}") for i in range(200)]
+    commits = []
+    conn = journal._conn()
+    conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    entries = journal.record_requests(requests, gateway=GATEWAY, dialect="unified", run_id="r1")
+    conn.set_trace_callback(None)
+    assert len(commits) == 1
+    assert [e.request["prompt"] for e in entries] == [f"shot {i}" for i in range(200)]
+    assert len({e.idempotency_key for e in entries}) == 200
+    assert {e.state for e in entries} == {"created"}
+    assert len(journal.entries(run_id="r1")) == 200

@@ -482,6 +482,20 @@ class TaskClient:
         """Journal a request before it is sent (public for the run layer)."""
         return self._record_request(request, run_id=run_id)
 
+    def record_requests(
+        self, requests: list[VideoRequest], *, run_id: str | None
+    ) -> list[JournalEntry | None]:
+        """Journal many requests in one transaction (None for each when there is no journal)."""
+        for request in requests:
+            _check_request(request)
+        if self._journal is None:
+            return [None] * len(requests)
+        return list(
+            self._journal.record_requests(
+                requests, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id
+            )
+        )
+
     def record_failure(self, task_id: str | None, entry_id: int | None, error: BaseException,
                        *, state: str = "failed") -> None:
         """Journal why a task ended without a video."""

@@ -513,24 +513,43 @@ class Journal:
     ) -> JournalEntry:
         """Record a request about to be sent; returns its entry (state ``created``) with the
         ``idempotency_key`` its POST must carry. Credentials in ``gateway`` are dropped."""
-        request_json = json.dumps(
-            req.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        fingerprint = req.fingerprint()
-        gateway = normalize_gateway(gateway)
-        key = str(uuid.uuid4())
+        return self.record_requests([req], gateway=gateway, dialect=dialect, run_id=run_id)[0]
 
-        def write(conn: sqlite3.Connection) -> JournalEntry:
-            now = _now()
-            cursor = conn.execute(
-                "INSERT INTO entries (run_id, fingerprint, request, gateway, dialect, model,"
-                " idempotency_key, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?)",
-                (run_id, fingerprint, request_json, gateway, dialect, req.model, key, now, now),
+    def record_requests(
+        self,
+        requests: Sequence[VideoRequest],
+        *,
+        gateway: str,
+        dialect: str | None,
+        run_id: str | None = None,
+    ) -> list[JournalEntry]:
+        """``record_request`` for many requests in ONE transaction (one sync to disk), so a
+        run of thousands can be journalled up front without stalling its event loop."""
+        gateway = normalize_gateway(gateway)
+        prepared = [
+            (
+                req.fingerprint(),
+                json.dumps(req.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                req.model,
+                str(uuid.uuid4()),
             )
-            entry = self._fetch(conn, int(cursor.lastrowid or 0))
-            assert entry is not None
-            return entry
+            for req in requests
+        ]
+
+        def write(conn: sqlite3.Connection) -> list[JournalEntry]:
+            now = _now()
+            entries = []
+            for fingerprint, request_json, model, key in prepared:
+                cursor = conn.execute(
+                    "INSERT INTO entries (run_id, fingerprint, request, gateway, dialect, model,"
+                    " idempotency_key, state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?)",
+                    (run_id, fingerprint, request_json, gateway, dialect, model, key, now, now),
+                )
+                entry = self._fetch(conn, int(cursor.lastrowid or 0))
+                assert entry is not None
+                entries.append(entry)
+            return entries
 
         return self._write(write)
 

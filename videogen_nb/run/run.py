@@ -220,11 +220,19 @@ class Run:
         the ones that never left.
         """
         self._loop = asyncio.get_running_loop()
-        for row in self.rows:
-            if row.task is None and row.entry is None and not row.state.is_finished:
-                if not self._force and self._serve_from_cache(row):
-                    continue
-                row.entry = self._client.record_request(row.request, run_id=self.run_id)
+        unrecorded = [
+            row
+            for row in self.rows
+            if row.task is None
+            and row.entry is None
+            and not row.state.is_finished
+            and (self._force or not self._serve_from_cache(row))
+        ]
+        entries = self._client.record_requests(
+            [row.request for row in unrecorded], run_id=self.run_id
+        )
+        for row, entry in zip(unrecorded, entries, strict=True):
+            row.entry = entry
         pending = [row for row in self.rows if not row.state.is_finished]
         if not pending:
             self._mark_done()
