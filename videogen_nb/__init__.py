@@ -11,6 +11,9 @@ built for notebooks.
 
 from . import catalog, sandbox
 from .api import AsyncClient
+from .display import show
+from .display.formatters import register_formatters as _register_formatters
+from .display.presenter import install as _install_presenter
 from .errors import (
     APIConnectionError,
     APIError,
@@ -26,14 +29,22 @@ from .errors import (
     ValidationError,
     VideoGenError,
 )
+from .insight import leaderboard
 from .journal import Journal
 from .polling import PollPolicy
 from .request import VideoRequest
 from .run import Run
 from .sync import Client, enable_nested_asyncio
 from .task import Result, Task, TaskStatus
+from .widgets import ComparisonGrid
+from .widgets.studio import Studio
 
 __version__ = "0.1.0"
+
+# The run layer shows itself through the display layer, which registers here (run/ may not
+# import display/); Result gets its HTML form from the running IPython's formatters.
+_install_presenter()
+_register_formatters()
 
 __all__ = [
     "APIConnectionError",
@@ -42,6 +53,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "ComparisonGrid",
     "DownloadError",
     "Journal",
     "PollPolicy",
@@ -50,6 +62,7 @@ __all__ = [
     "Run",
     "ServerError",
     "SpendingGuardError",
+    "Studio",
     "SubmitOutcomeUnknownError",
     "Task",
     "TaskFailedError",
@@ -61,5 +74,7 @@ __all__ = [
     "__version__",
     "catalog",
     "enable_nested_asyncio",
+    "leaderboard",
     "sandbox",
+    "show",
 ]

@@ -19,8 +19,8 @@ __all__ = ["Presenter", "get_presenter", "set_presenter"]
 class Presenter(Protocol):
     """What the display layer offers the run layer."""
 
-    def display(self, run: Run) -> None:
-        """Show the run live in the current notebook output."""
+    def display(self, run: Run, **options: Any) -> Any:
+        """Show the run live in the current notebook output (``view=...`` and the like)."""
 
     def write_html(self, run: Run, path: pathlib.Path, **options: Any) -> pathlib.Path:
         """Write a self-contained HTML report of the run."""

@@ -473,6 +473,19 @@ class Run:
         """The client the run works through."""
         return self._client
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the run works on (None before it starts)."""
+        return self._loop
+
+    def show(self, view: str = "both", **options: Any) -> Any:
+        """Display the run live with a chosen view: ``"table"``, ``"grid"`` or ``"both"``."""
+        presenter = get_presenter()
+        if presenter is None:  # pragma: no cover - the package always installs one
+            print(repr(self))
+            return None
+        return presenter.display(self, view=view, **options)
+
     def wait(self, timeout: float | None = None) -> Run:
         """Block until every row has finished (from a thread other than the run's loop).
 
