@@ -202,40 +202,34 @@ class TaskClient:
         self, request: VideoRequest, key: str | None, retry_rate_limits: bool
     ) -> tuple[Task, Dialect]:
         dialect = self._dialect
-        wire = dialect.build_submit(request)
         try:
-            response = await self._transport.send(
-                wire.method,
-                wire.path,
-                json=wire.json,
-                form=wire.form,
-                idempotency_key=key,
-                retry=True,
-                retry_rate_limits=retry_rate_limits,
-                # a 2xx whose body is cut off may still mean a task was made: unknown outcome
-                expect_json=True,
-            )
+            response = await self._send_submit(dialect, request, key, retry_rate_limits)
         except BadRequestError as exc:
             if not (self._auto and exc.status_code in ROUTE_MISSING and dialect.name != "openai"):
                 raise
             # The unified route is missing: this gateway serves OpenAI-style /v1/videos only.
             # A missing route created nothing, so trying the other route cannot pay twice.
-            logger.info("gateway has no %s route; switching to the openai dialect", wire.path)
+            logger.info("gateway has no unified video route; switching to the openai dialect")
             self._dialect = dialect = get_dialect("openai")
-            wire = dialect.build_submit(request)
-            response = await self._transport.send(
-                wire.method,
-                wire.path,
-                json=wire.json,
-                form=wire.form,
-                idempotency_key=key,
-                retry=True,
-                retry_rate_limits=retry_rate_limits,
-                # a 2xx whose body is cut off may still mean a task was made: unknown outcome
-                expect_json=True,
-            )
+            response = await self._send_submit(dialect, request, key, retry_rate_limits)
         task = decode_task(response.json(), headers=response.headers, status_code=response.status)
         return task, dialect
+
+    async def _send_submit(
+        self, dialect: Dialect, request: VideoRequest, key: str | None, retry_rate_limits: bool
+    ) -> Any:
+        wire = dialect.build_submit(request)
+        return await self._transport.send(
+            wire.method,
+            wire.path,
+            json=wire.json,
+            form=wire.form,
+            idempotency_key=key,
+            retry=True,
+            retry_rate_limits=retry_rate_limits,
+            # a 2xx whose body is cut off may still mean a task was made: unknown outcome
+            expect_json=True,
+        )
 
     async def retrieve(self, task: Task | str, *, retry_rate_limits: bool = True) -> Task:
         """Read the task's current state from the gateway (and record it in the journal)."""

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .. import wire
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
     from ..request import VideoRequest
 
-__all__ = ["Dialect", "FormPart", "WireRequest"]
+__all__ = ["Dialect", "FormPart", "GenerationsRouteDialect", "WireRequest"]
 
 
 def _check_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -117,6 +118,29 @@ class Dialect(abc.ABC):
 
 
 # --- helpers shared by the concrete dialects -------------------------------------------------
+
+
+class GenerationsRouteDialect(Dialect):
+    """A dialect that submits to ``/v1/video/generations`` (new-api, its forks, uniall).
+
+    These gateways serve the task under both ``/v1/video/generations/{id}`` and
+    ``/v1/videos/{id}``, proxy the file at ``/v1/videos/{id}/content``, and document no
+    cancel route for video tasks.
+    """
+
+    def poll_paths(self, task_id: str) -> list[str]:
+        """``/v1/video/generations/{id}`` then ``/v1/videos/{id}``."""
+        segment = quote_id(task_id)
+        return [f"{wire.ROUTE_GENERATIONS}/{segment}", f"{wire.ROUTE_VIDEOS}/{segment}"]
+
+    def content_path(self, task_id: str) -> str:
+        """``/v1/videos/{id}/content`` (the gateway proxies the vendor's file there)."""
+        return f"{wire.ROUTE_VIDEOS}/{quote_id(task_id)}{wire.CONTENT_SUFFIX}"
+
+    def build_cancel(self, task_id: str) -> WireRequest | None:
+        """None: no cancel route for video tasks on these gateways."""
+        quote_id(task_id)
+        return None
 
 
 def quote_id(task_id: str) -> str:

@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING, Any
 from .. import wire
 from ..errors import ValidationError
 from .base import (
-    Dialect,
+    GenerationsRouteDialect,
     WireRequest,
     compact,
     fold_into,
     parse_ratio,
     parse_wxh,
-    quote_id,
     whole_number,
 )
 
@@ -48,7 +47,7 @@ KLING_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
 _PASSED_AS_IS = ("fps", "seed", "n", "quality", "response_format", "user")
 
 
-class KlingDialect(Dialect):
+class KlingDialect(GenerationsRouteDialect):
     """uniall-style Kling: ``aspect_ratio``, string ``duration``, ``last_image``, ``extra_body``.
 
     >>> from videogen_nb.request import VideoRequest
@@ -106,17 +105,3 @@ class KlingDialect(Dialect):
         if extra_body is not None:
             body["extra_body"] = extra_body
         return WireRequest(method="POST", path=wire.ROUTE_GENERATIONS, json=body)
-
-    def poll_paths(self, task_id: str) -> list[str]:
-        """``/v1/video/generations/{id}`` then ``/v1/videos/{id}``."""
-        segment = quote_id(task_id)
-        return [f"{wire.ROUTE_GENERATIONS}/{segment}", f"{wire.ROUTE_VIDEOS}/{segment}"]
-
-    def content_path(self, task_id: str) -> str:
-        """``/v1/videos/{id}/content``."""
-        return f"{wire.ROUTE_VIDEOS}/{quote_id(task_id)}{wire.CONTENT_SUFFIX}"
-
-    def build_cancel(self, task_id: str) -> WireRequest | None:
-        """None: uniall documents no cancel route."""
-        quote_id(task_id)
-        return None

@@ -27,7 +27,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import wire
-from .base import Dialect, WireRequest, check_names, compact, fold_into, quote_id, whole_number
+from .base import (
+    GenerationsRouteDialect,
+    WireRequest,
+    check_names,
+    compact,
+    fold_into,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from ..request import VideoRequest
@@ -47,7 +54,7 @@ FOLDED_FIELDS: tuple[str, ...] = (
 )
 
 
-class UnifiedDialect(Dialect):
+class UnifiedDialect(GenerationsRouteDialect):
     """``POST /v1/video/generations`` JSON, new-api style (the default dialect).
 
     >>> from videogen_nb.request import VideoRequest
@@ -98,17 +105,3 @@ class UnifiedDialect(Dialect):
         if extra_body:
             body["extra_body"] = extra_body
         return WireRequest(method="POST", path=wire.ROUTE_GENERATIONS, json=body)
-
-    def poll_paths(self, task_id: str) -> list[str]:
-        """``/v1/video/generations/{id}`` then ``/v1/videos/{id}``."""
-        segment = quote_id(task_id)
-        return [f"{wire.ROUTE_GENERATIONS}/{segment}", f"{wire.ROUTE_VIDEOS}/{segment}"]
-
-    def content_path(self, task_id: str) -> str:
-        """``/v1/videos/{id}/content`` (new-api proxies the vendor's file there)."""
-        return f"{wire.ROUTE_VIDEOS}/{quote_id(task_id)}{wire.CONTENT_SUFFIX}"
-
-    def build_cancel(self, task_id: str) -> WireRequest | None:
-        """None: new-api and its forks offer no cancel route for video tasks."""
-        quote_id(task_id)
-        return None
