@@ -234,7 +234,9 @@ async def test_status_flapping_back_to_queued(make_sandbox, make_client):
 
 
 async def test_unknown_status_strings(make_sandbox, make_client):
-    sandbox = make_sandbox(odd_status=True, task_seconds=0.6)
+    # long enough that a poll lands in the running phase (where the odd words are shown)
+    # even on a loaded machine
+    sandbox = make_sandbox(odd_status=True, task_seconds=2.0)
     client = make_client(sandbox)
     run = client.run(_requests(2))
     await run

@@ -198,7 +198,7 @@ def test_updates_are_throttled_and_come_from_the_loop_thread(
     assert updates, "the table never updated"
     assert {tid for _d, tid in updates} == {loop_thread}
     # Many row changes, few redraws: at most one per interval (plus the final one).
-    assert len(notices) > 3 * len(updates)
+    assert len(notices) > len(updates)
     assert len(updates) <= took / 0.25 + 3
     # Each update carries only the table's HTML value.
     assert all(set(d["state"]) == {"value"} for d, _tid in updates)
