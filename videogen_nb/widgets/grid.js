@@ -461,8 +461,11 @@ function render({ model, el }) {
   on(seek, "pointerdown", () => { st.scrubbing = true; });
   on(window, "pointerup", () => { st.scrubbing = false; });
   on(seek, "input", () => {
+    // Read the target first: pausing redraws the slider at the current time (unless a
+    // pointer is scrubbing), so a keyboard seek during playback would otherwise be lost.
+    const t = Number(seek.value);
     if (st.playing) setPlaying(false);
-    seekAll(Number(seek.value));
+    seekAll(t);
   });
   on(seek, "change", () => { st.scrubbing = false; });
   on(speed, "change", () => { for (const p of players.values()) p.video.playbackRate = rate(); });
