@@ -189,3 +189,25 @@ def test_options_are_checked(sandbox):
     with pytest.raises(vg.ValidationError):
         vg.AsyncClient(sandbox.base_url, sandbox.api_key, journal=None, poll=FAST_POLL,
                        retry=FAST_RETRY, timeout=-1)
+
+
+def test_blocking_clients_left_open_are_closed_at_exit(tmp_path):
+    """A notebook rarely calls close(): the interpreter's exit closes the HTTP session, so
+    aiohttp has no unclosed session to complain about."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import videogen_nb as vg
+        sandbox = vg.sandbox.start(task_seconds=0.1)
+        client = vg.Client(sandbox.base_url, sandbox.api_key, journal=None,
+                           output_dir={str(tmp_path)!r})
+        print(client.models()[:1])
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Unclosed" not in done.stderr

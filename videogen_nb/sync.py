@@ -9,10 +9,12 @@ plain script; and it keeps the kernel free while a ``Run`` polls in the backgrou
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import os
 import pathlib
 import threading
+import weakref
 from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
@@ -29,6 +31,11 @@ T = TypeVar("T")
 
 _loop_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+#: clients still open, closed at interpreter exit so their HTTP sessions end cleanly
+#: (a notebook user rarely calls close(); a kernel shutting down must not leak sockets)
+_open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+#: how long exit waits for one client's session to close
+_EXIT_CLOSE_TIMEOUT = 5.0
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
@@ -73,6 +80,7 @@ class Client:
             return AsyncClient(base_url, api_key, **options)
 
         self._async = self._call(build())
+        _open_clients.add(self)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if _on_thread_of(self._loop):
@@ -182,6 +190,7 @@ class Client:
 
     def close(self) -> None:
         """Close the HTTP session (and the journal the client opened)."""
+        _open_clients.discard(self)
         self._call(self._async.aclose())
 
     def __enter__(self) -> Client:
@@ -189,6 +198,19 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    loop = _loop
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+    for client in list(_open_clients):
+        future = asyncio.run_coroutine_threadsafe(client.aclient.aclose(), loop)
+        try:
+            future.result(_EXIT_CLOSE_TIMEOUT)
+        except Exception:  # exiting anyway; a stuck close must not hang the interpreter
+            future.cancel()
 
 
 def enable_nested_asyncio() -> None:
