@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from .html import escape, tag, truncate
+from .video import spec_findings
 
 if TYPE_CHECKING:
     from ..run.run import Run, RunRow
@@ -48,6 +49,7 @@ _CSS = """<style>
 .vg-rt progress{width:90px;height:10px;vertical-align:middle}
 .vg-rt .m{color:#b00020;white-space:pre-wrap;max-width:520px}
 .vg-rt .n{color:#8a6d00}
+.vg-rt .w{color:#b35900}
 .vg-rt tr.s-done td.st{color:#1a7f37}
 .vg-rt tr.s-failed td.st,.vg-rt tr.s-timed_out td.st,.vg-rt tr.s-submit_unknown td.st{color:#b00020}
 .vg-rs{font:12px system-ui,sans-serif;color:#333;margin:2px 0}
@@ -118,6 +120,8 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
         note = tag("div", message, class_="m")
     else:
         note = tag("div", message, class_="n")
+    if row.result is not None and (findings := spec_findings(row.result)):
+        note += tag("div", "⚠ " + truncate("; ".join(findings), MESSAGE_CHARS), class_="w")
     extra = []
     if req.seed is not None:
         extra.append(f"seed {req.seed}")

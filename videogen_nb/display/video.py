@@ -136,8 +136,19 @@ def _fmt_seconds(value: object) -> str | None:
         return str(value)
 
 
+def spec_findings(result: Result) -> list[str]:
+    """The spec check's findings for ``result`` ("asked 10 s, got 5.0 s", ...); empty when it
+    matched its request or was not checked. ``Result.spec`` is the check's dict (or report)."""
+    spec = result.spec
+    if spec is None:
+        return []
+    findings = spec.get("findings") if isinstance(spec, dict) else getattr(spec, "findings", None)
+    return [str(finding) for finding in findings or ()]
+
+
 def caption_fields(result: Result) -> dict[str, str]:
-    """The caption of one result as short strings: model, seed, duration, time, status.
+    """The caption of one result as short strings: model, seed, duration, time, status, and
+    ``spec`` (the mismatches between the video and its request, when there are any).
 
     Keys that have no value are left out; the values are plain text (escape before use in
     HTML, or use ``textContent`` in JS).
@@ -158,6 +169,9 @@ def caption_fields(result: Result) -> dict[str, str]:
     if task is not None and not task.status.is_terminal and task.progress is not None:
         status += f" {task.progress}%"
     out["status"] = status
+    findings = spec_findings(result)
+    if findings:
+        out["spec"] = "⚠ " + "; ".join(findings)
     return out
 
 
