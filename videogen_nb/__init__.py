@@ -12,7 +12,7 @@ built for notebooks.
 from . import catalog, sandbox
 from .api import AsyncClient
 from .display import show
-from .display.formatters import register_formatters as _register_formatters
+from .display.formatters import install_result_html as _install_result_html
 from .display.presenter import install as _install_presenter
 from .errors import (
     APIConnectionError,
@@ -41,10 +41,10 @@ from .widgets.studio import Studio
 
 __version__ = "0.1.0"
 
-# The run layer shows itself through the display layer, which registers here (run/ may not
-# import display/); Result gets its HTML form from the running IPython's formatters.
+# Run and Result show themselves through the display layer, which registers here (the lower
+# layers may not import display/).
 _install_presenter()
-_register_formatters()
+_install_result_html()
 
 __all__ = [
     "APIConnectionError",

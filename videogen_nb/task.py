@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import pathlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,7 +18,17 @@ import attrs
 if TYPE_CHECKING:
     from .request import VideoRequest
 
-__all__ = ["Result", "Task", "TaskStatus"]
+__all__ = ["Result", "Task", "TaskStatus", "set_result_html_renderer"]
+
+#: how a ``Result`` shows itself as HTML; the display layer installs it (it sits above this
+#: module, which may not import it)
+_result_html_renderer: Callable[[Result], str] | None = None
+
+
+def set_result_html_renderer(renderer: Callable[[Result], str] | None) -> None:
+    """Install the function that renders a ``Result`` as HTML (None removes it)."""
+    global _result_html_renderer
+    _result_html_renderer = renderer
 
 
 class TaskStatus(str, enum.Enum):
@@ -112,6 +123,11 @@ class Result:
         if self.task is None:
             return "pending"
         return self.task.status.value
+
+    def _repr_html_(self) -> str | None:
+        """The video with its caption, or the status and the gateway's message (escaped)."""
+        renderer = _result_html_renderer
+        return renderer(self) if renderer is not None else None
 
     def __repr__(self) -> str:
         bits = [f"model={self.request.model!r}", f"status={self.status}"]
