@@ -7,9 +7,9 @@ import io
 import time
 
 import pytest
-from conftest import FAST_POLL, FAST_RETRY, decode_video, get_count, post_count, small
 
 import videogen_nb as vg
+from tests.support import FAST_POLL, FAST_RETRY, decode_video, get_count, post_count, small
 
 
 def _png(color: tuple[int, int, int] = (200, 40, 40)) -> bytes:

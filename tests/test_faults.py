@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import decode_video, small
 
 import videogen_nb as vg
+from tests.support import decode_video, small
 from videogen_nb.run import RowState
 
 

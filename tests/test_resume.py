@@ -12,9 +12,9 @@ import sys
 import textwrap
 
 import pytest
-from conftest import FAST_POLL, decode_video, post_count, small, wait_for_sync
 
 import videogen_nb as vg
+from tests.support import FAST_POLL, decode_video, post_count, small, wait_for_sync
 from videogen_nb.run import RowState
 
 BATCH = 20

@@ -8,9 +8,9 @@ import math
 import time
 
 import pytest
-from conftest import get_count, small, wait_for
 
 import videogen_nb as vg
+from tests.support import get_count, small, wait_for
 from videogen_nb.run import RowState
 
 TASK_ROUTES = ("GET /v1/video/generations/", "GET /v1/videos/")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import small
 
 import videogen_nb as vg
+from tests.support import small
 from videogen_nb.run import RowState
 
 SENTINEL = "sk-SENTINEL-5e1f0c2a9b-never-show-me"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import small
+from tests.support import small
 from videogen_nb.display.report import render_report
 from videogen_nb.display.table import table_html
 from videogen_nb.display.video import result_html
