@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videogen_nb.polling import PollPolicy
+from videogen_nb.polling import PollPolicy, ProgressTrack
 
 
 def simulate(policy: PollPolicy, duration: float, *, progress: bool, typical: float | None):
@@ -58,3 +58,19 @@ def test_overdue_task_backs_off():
 
 def test_floor_is_respected_even_for_servers():
     assert PollPolicy(floor=0.1).next_delay(elapsed=0, poll_after=0.001) == 0.1
+
+
+def test_progress_after_a_queue_phase_does_not_overshoot_the_finish():
+    """Gateways show 0 % while queued, then progress rises: the naive ETA (elapsed x
+    remaining / done) is several times too long; polls must still land near the finish."""
+    policy = PollPolicy()
+    queued, running = 20.0, 10.0  # finishes at 30 s
+    t, polls, track = 0.0, 0, ProgressTrack()
+    while t < queued + running:
+        p = 0 if t < queued else min(99, max(5, int(100 * (t - queued) / running)))
+        track.observe(t, p or None)
+        t += policy.next_delay(elapsed=t, progress=p or None, track=track)
+        polls += 1
+        assert polls < 200
+    assert t - (queued + running) <= policy.fine_interval + 1e-9
+    assert polls <= 0.6 * 30  # well under what a 1 s fixed-interval poller spends

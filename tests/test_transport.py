@@ -720,3 +720,17 @@ async def test_closed_transport_refuses(transports) -> None:
     await t.aclose()
     with pytest.raises(APIConnectionError, match="closed"):
         await t.send("GET", "/v1/models")
+
+
+def test_proxy_settings_are_honoured_only_when_present(monkeypatch, tmp_path) -> None:
+    from videogen_nb.transport import _environment_has_proxy_or_netrc
+
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    assert _environment_has_proxy_or_netrc() is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    assert _environment_has_proxy_or_netrc() is True
+    monkeypatch.delenv("HTTPS_PROXY")
+    (tmp_path / "no-netrc").write_text("machine example.com login a password b\n")
+    assert _environment_has_proxy_or_netrc() is True

@@ -32,7 +32,7 @@ from .errors import (
     ValidationError,
 )
 from .journal import Journal, JournalEntry
-from .polling import PollPolicy
+from .polling import PollPolicy, ProgressTrack
 from .request import VideoRequest
 from .retry import RetryPolicy
 from .task import Result, Task, TaskStatus
@@ -284,13 +284,17 @@ class TaskClient:
         limit = self.task_timeout if timeout is None else timeout
         started = time.monotonic()
         typical = self.typical_seconds(tracked.model)
+        track = ProgressTrack()
         while not current.status.is_terminal:
             waited = time.monotonic() - started
+            elapsed = time.time() - tracked.submitted_at
+            track.observe(elapsed, current.progress)
             delay = self.poll_policy.next_delay(
-                elapsed=time.time() - tracked.submitted_at,
+                elapsed=elapsed,
                 progress=current.progress,
                 typical_seconds=typical,
                 poll_after=current.poll_after,
+                track=track,
             )
             if limit is not None and waited + delay > limit:
                 remaining = limit - waited

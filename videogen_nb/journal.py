@@ -457,17 +457,29 @@ class Journal:
             self._connections = alive
         return conn
 
-    def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``fn`` in one write transaction, committed before returning."""
+    def _write(self, fn: Callable[[sqlite3.Connection], _T], *, durable: bool = True) -> _T:
+        """Run ``fn`` in one write transaction, committed before returning.
+
+        ``durable=False`` commits without an fsync (``synchronous = NORMAL``): the change
+        still survives a killed process, only a power cut can take it, and the next durable
+        commit syncs it too. Only for writes that nothing depends on (progress snapshots),
+        which a run makes on every poll of every task.
+        """
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        if not durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
         try:
-            result = fn(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            if not durable:
+                conn.execute("PRAGMA synchronous = FULL")
         return result
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -479,7 +491,11 @@ class Journal:
         return _entry_from_row(row) if row is not None else None
 
     def _update(
-        self, entry_id: int, compute: Callable[[JournalEntry, float], dict[str, Any]]
+        self,
+        entry_id: int,
+        compute: Callable[[JournalEntry, float], dict[str, Any]],
+        *,
+        durable: bool = True,
     ) -> JournalEntry:
         def write(conn: sqlite3.Connection) -> JournalEntry:
             entry = self._fetch(conn, entry_id)
@@ -499,7 +515,7 @@ class Journal:
             conn.execute(f"UPDATE entries SET {columns} WHERE id = ?", [*values, entry.id])
             return attrs.evolve(entry, **changes)
 
-        return self._write(write)
+        return self._write(write, durable=durable)
 
     # -- recording ------------------------------------------------------------------------
 
@@ -603,7 +619,13 @@ class Journal:
         """A new snapshot of the entry's task: status, progress, URL, expiry and error; the
         state follows the status (never backwards from ``downloaded``, nor from a terminal
         status to a pending one)."""
-        return self._update(entry_id, lambda entry, now: _task_changes(entry, task, now))
+        # A pending snapshot only moves progress: resume() needs none of it, so it is not
+        # worth an fsync on every poll. Terminal snapshots are synced as before.
+        return self._update(
+            entry_id,
+            lambda entry, now: _task_changes(entry, task, now),
+            durable=TaskStatus(task.status).is_terminal,
+        )
 
     def record_download(
         self,

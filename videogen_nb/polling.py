@@ -6,7 +6,9 @@ once. The policy spends few requests early and converges on the moment the task 
 to finish, using what it knows:
 
 1. the server's own wish (``openai-poll-after-ms``) wins;
-2. reported progress gives an ETA (``elapsed * (100 - p) / p``);
+2. reported progress gives an ETA from the rate since progress was first reported
+   (``ProgressTrack``): gateways show 0 % through a queue phase and then jump, so a rate
+   measured from submit would overestimate the remaining time several times over;
 3. failing that, the model's typical duration (learned from the journal, or the catalog),
    but never a delay longer than half the time already waited: the typical duration of a
    real vendor says little about a fast gateway (or the sandbox), and early polls are cheap
@@ -22,7 +24,24 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["PollPolicy"]
+__all__ = ["PollPolicy", "ProgressTrack"]
+
+
+@attrs.define(kw_only=True)
+class ProgressTrack:
+    """When (in seconds since submit) and at what value a task first reported progress.
+
+    One per followed task; ``observe`` it after every poll and pass it to ``next_delay``.
+    """
+
+    since: float | None = None
+    base: int = 0
+
+    def observe(self, elapsed: float, progress: int | None) -> None:
+        """Record the first poll that reported progress."""
+        if self.since is None and _has_progress(progress):
+            assert progress is not None
+            self.since, self.base = elapsed, progress
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -55,20 +74,32 @@ class PollPolicy:
         progress: int | None = None,
         typical_seconds: float | None = None,
         poll_after: float | None = None,
+        track: ProgressTrack | None = None,
     ) -> float:
         """Seconds to wait before the next poll of a task submitted ``elapsed`` seconds ago."""
         if poll_after is not None and poll_after > 0:
             return max(poll_after, self.floor)
+        if track is not None and track.since is not None and _has_progress(progress):
+            assert progress is not None
+            span, gained = elapsed - track.since, progress - track.base
+            if gained <= 0 or span <= 0:
+                # Progress has only just appeared: poll again soon to learn its rate.
+                return self._clamp(max(self.min_delay, span))
+            return self._toward_finish(span * (100 - progress) / gained, elapsed, cap=elapsed)
         remaining = self._estimated_remaining(elapsed, progress, typical_seconds)
         if remaining is None:
             return self._clamp(self.min_delay + self.growth * elapsed)
+        # Never sleep much longer than the task has existed: without progress the estimate
+        # is some vendor's typical duration, which says little about this gateway.
+        cap = elapsed if _has_progress(progress) else elapsed / 2
+        return self._toward_finish(remaining, elapsed, cap=cap)
+
+    def _toward_finish(self, remaining: float, elapsed: float, *, cap: float) -> float:
         if remaining > self.fine_window:
             # Halving the distance to the expected finish spends O(log T) polls on the wait
             # and arrives at the finish line with a small step.
             delay = max(remaining / 2, self.fine_interval)
-            if not _has_progress(progress):
-                delay = min(delay, max(self.min_delay, elapsed / 2))
-            return self._clamp(delay)
+            return self._clamp(min(delay, max(self.min_delay, cap)))
         overdue = -remaining
         if overdue > self.fine_window:
             # The estimate was wrong; grow the delay again so a stuck task costs little.

@@ -24,6 +24,7 @@ from ..errors import (
     ServerError,
     TaskTimeoutError,
 )
+from ..polling import ProgressTrack
 from ..task import Task
 from .lanes import Lane
 
@@ -46,6 +47,7 @@ class _Watch:
         "on_update",
         "submitted_at",
         "task",
+        "track",
         "typical",
     )
 
@@ -64,6 +66,7 @@ class _Watch:
         self.typical = typical
         self.on_update = on_update
         self.errors = 0
+        self.track = ProgressTrack()
         self.future: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
 
 
@@ -133,11 +136,14 @@ class PollScheduler:
 
     def _delay(self, watch: _Watch) -> float:
         task = watch.task
+        elapsed = time.time() - watch.submitted_at
+        watch.track.observe(elapsed, task.progress)
         return self._client.poll_policy.next_delay(
-            elapsed=time.time() - watch.submitted_at,
+            elapsed=elapsed,
             progress=task.progress,
             typical_seconds=watch.typical,
             poll_after=task.poll_after,
+            track=watch.track,
         )
 
     async def _loop(self) -> None:
