@@ -14,6 +14,13 @@ from tests.support import FAST_POLL, FAST_RETRY
 from videogen_nb.catalog import CatalogWarning
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser suite last. Playwright's sync API keeps an event loop running on the
+    main thread while it is open, which no asyncio test may share; its fixtures are scoped
+    to the e2e package, so ordering it last also lets it finish cleanly on its own."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_catalog() -> Iterator[None]:
     # Tiny test videos (160x90, 1 s) are outside what real models accept: the catalog says

@@ -67,13 +67,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"end-to-end suite skipped: {reason}"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_root(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The session's temporary folder: servers' dirs, notebooks, screenshots."""
     return tmp_path_factory.mktemp("e2e")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_sandbox() -> Iterator[Any]:
     """The sandbox gateway every kernel of the suite talks to."""
     handle = vg.sandbox.start(task_seconds=TASK_SECONDS)
@@ -81,7 +81,7 @@ def e2e_sandbox() -> Iterator[Any]:
     handle.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_env(e2e_root: pathlib.Path, e2e_sandbox: Any) -> dict[str, str]:
     """The environment of the Jupyter/Voila servers (and so of their kernels)."""
     jupyter = e2e_root / "jupyter"
@@ -130,7 +130,7 @@ def server_env(e2e_root: pathlib.Path, e2e_sandbox: Any) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def jupyter_lab(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator[Server]:
     """JupyterLab on 127.0.0.1 (random port, random token), serving the notebooks."""
     root = e2e_root / "lab"
@@ -183,7 +183,7 @@ def voila_server(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator
 # -- the browser --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(e2e_root: pathlib.Path) -> Iterator[Any]:
     """One headless Chromium (Debian's) with a fresh profile, for the whole session."""
     from playwright.sync_api import sync_playwright
