@@ -20,6 +20,7 @@ __all__ = [
     "FAST_RETRY",
     "decode_video",
     "get_count",
+    "make_mp4",
     "post_count",
     "small",
     "wait_for",
@@ -62,13 +63,33 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interva
         await asyncio.sleep(interval)
 
 
-def wait_for_sync(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
-    """Blocking ``wait_for`` for code outside an event loop."""
+def wait_for_sync(
+    predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.02, what: str = ""
+) -> None:
+    """Blocking ``wait_for`` for code outside an event loop; ``what`` names the condition."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def make_mp4(path: pathlib.Path, *, frames: int = 8, fps: int = 8, shade: int = 0) -> pathlib.Path:
+    """A tiny real H.264 file (64x48) whose frames brighten from ``shade``."""
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            img = np.full((48, 64, 3), (shade + i * 25) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
 
 
 def post_count(sb: Any) -> int:

@@ -7,13 +7,14 @@ import json
 import pathlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import comm
 import pytest
 from comm.base_comm import BaseComm
 
+from tests.support import wait_for_sync as wait_for
 from videogen_nb import sandbox
 from videogen_nb.display import presenter as presenter_mod
 from videogen_nb.display.html import escape
@@ -29,15 +30,6 @@ from videogen_nb.task import Task, TaskStatus
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 FAST_POLL = PollPolicy(min_delay=0.05, max_delay=0.2, fine_interval=0.05, floor=0.02)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 class RecordingComm(BaseComm):

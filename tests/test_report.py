@@ -12,12 +12,11 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-import av
 import comm
-import numpy as np
 import pytest
 from comm.base_comm import BaseComm
 
+from tests.support import make_mp4
 from videogen_nb.display.report import write_report
 from videogen_nb.request import VideoRequest
 from videogen_nb.task import Result, Task, TaskStatus
@@ -27,21 +26,6 @@ HOSTILE = "</script><img src=x onerror=alert(1)>"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def make_mp4(path: pathlib.Path, *, frames: int = 8, fps: int = 8, shade: int = 0) -> pathlib.Path:
-    """A tiny real H.264 file (64x48)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
-            img = np.full((48, 64, 3), (shade + i * 25) % 256, np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pathlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import comm
@@ -16,6 +15,7 @@ from comm.base_comm import BaseComm
 from ipywidgets.widgets import widget as widget_mod
 from PIL import Image
 
+from tests.support import wait_for_sync as wait_for
 from videogen_nb import sandbox
 from videogen_nb.api import AsyncClient
 from videogen_nb.errors import ValidationError
@@ -37,15 +37,6 @@ from videogen_nb.widgets.studio_form import (
 SENTINEL_KEY = "sk-SENTINEL-7f3a9c-never-in-state"
 HOSTILE = "<img src=x onerror=alert(1)>"
 FAST_POLL = PollPolicy(min_delay=0.05, max_delay=0.2, fine_interval=0.05, floor=0.02)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 class RecordingComm(BaseComm):

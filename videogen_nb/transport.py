@@ -641,6 +641,7 @@ class Transport:
                     ) from _chainable(failure.error)
                 error: Exception = APIConnectionError(f"{shown}: {failure.error}")
                 error.__cause__ = _chainable(failure.error)
+                reason: BaseException = failure.error
                 retriable = failure.transient
             else:
                 if response.ok:
@@ -655,7 +656,7 @@ class Transport:
                                 f"is not JSON, so the task id is unknown and the gateway may have "
                                 f"created the task; it was NOT resubmitted automatically. {exc}"
                             ) from None
-                        error, retriable = exc, True
+                        error, reason, retriable = exc, exc, True
                     else:
                         return response
                 else:
@@ -667,7 +668,7 @@ class Transport:
                             "gateway, so the gateway may have created (and billed) the task; "
                             f"it was NOT resubmitted automatically. It said: {shorten(response.text)}"
                         )
-                    error = self._decode_error(response)
+                    error = reason = self._decode_error(response)
                     server_wait = _server_wait(response.headers)
                     if isinstance(error, RateLimitError) and error.retry_after is None:
                         error.retry_after = server_wait
@@ -682,7 +683,7 @@ class Transport:
             logger.info(
                 "%s: %s; retry %d of %d in %.2f s",
                 shown,
-                _first_line(error),
+                _first_line(reason),
                 attempt,
                 attempts - 1,
                 delay,

@@ -115,6 +115,10 @@ class RunRow:
         """This row as a ``Result`` (final once the row is finished)."""
         if self.result is not None:
             return self.result
+        return self.result_now()
+
+    def result_now(self) -> Result:
+        """A ``Result`` built from what the row holds now: request, last task, error."""
         return Result(
             request=self.request,
             task=self.task,
@@ -422,8 +426,7 @@ class Run:
         row.error = error
         row.finished_at = time.time()
         if error is not None:
-            row.result = None
-            row.result = row.snapshot()
+            row.result = row.result_now()
         self._set(row, state)
 
     def add_listener(self, listener: Callable[[int | None], None]) -> None:
