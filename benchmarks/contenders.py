@@ -95,7 +95,7 @@ def _patch_poll_policy() -> None:
     progress assumes it rose linearly from 0 at submit, which a queue phase breaks (the
     first reading of 5 % after a quarter of the run predicts 6x the true remaining time).
     """
-    from videogen_nb.polling import PollPolicy
+    from videogen_nb.tasks.polling import PollPolicy
 
     original = PollPolicy.next_delay
 
@@ -123,7 +123,7 @@ def _patch_poll_policy() -> None:
 
 async def _videogen(args: argparse.Namespace, rec: Recorder, *, defaults: bool) -> dict[str, Any]:
     import videogen_nb as vg
-    from videogen_nb.task import TaskStatus
+    from videogen_nb.core.task import TaskStatus
 
     workdir = pathlib.Path(args.workdir)
     options: dict[str, Any] = {

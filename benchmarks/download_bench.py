@@ -1,4 +1,4 @@
-"""Download throughput and memory: ``videogen_nb.download.stream_to_file`` against ``curl -o``.
+"""Download throughput and memory: ``videogen_nb.http.download.stream_to_file`` against ``curl -o``.
 
 A generated file (500 MB by default) is served by a local aiohttp static server in its own
 process; both downloaders fetch the same URL to disk, alternately, ``--repeat`` times each.
@@ -153,8 +153,8 @@ async def _raw(url: str, dest: str, *, pipelined: bool) -> int:
 
 def _fetch(url: str, dest: str, mode: str) -> int:
     async def fetch() -> dict[str, Any]:
-        from videogen_nb.download import stream_to_file
-        from videogen_nb.transport import Transport
+        from videogen_nb.http.download import stream_to_file
+        from videogen_nb.http.transport import Transport
 
         async with Transport(url.rsplit("/", 1)[0], None) as transport:
             rss_before = psutil.Process().memory_info().rss

@@ -42,9 +42,9 @@ ROOT = HERE.parent
 
 SETUP = """\
 import json, time
-from videogen_nb.display.presenter import NotebookPresenter, install
-from videogen_nb.request import VideoRequest
-from videogen_nb.sync import Client
+from videogen_nb.widgets.run_view import NotebookPresenter, install
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.client.sync_client import Client
 presenter = install(NotebookPresenter(interval={interval}))
 client = Client(journal={journal!r}, output_dir={videos!r}, concurrency={tasks}, max_tasks={tasks})
 """

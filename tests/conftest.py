@@ -11,7 +11,7 @@ import pytest
 
 import videogen_nb as vg
 from tests.support import FAST_POLL, FAST_RETRY
-from videogen_nb.catalog import CatalogWarning
+from videogen_nb.store.catalog import CatalogWarning
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import videogen_nb as vg
-from videogen_nb.retry import RetryPolicy
+from videogen_nb.http.retry import RetryPolicy
 
 __all__ = [
     "FAST_POLL",

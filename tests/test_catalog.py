@@ -8,8 +8,9 @@ import warnings
 import attrs
 import pytest
 
-from videogen_nb import catalog
-from videogen_nb.catalog import (
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.store import catalog
+from videogen_nb.store.catalog import (
     QUIRK_SECONDS_AS_STRING,
     QUIRK_USES_SECONDS,
     CatalogWarning,
@@ -20,7 +21,6 @@ from videogen_nb.catalog import (
     register_model,
     warn_request,
 )
-from videogen_nb.request import VideoRequest
 
 SEED_MODELS = [
     "kling-v1",

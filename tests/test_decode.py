@@ -11,6 +11,15 @@ from typing import Any
 
 import pytest
 
+from videogen_nb.core.errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    RateLimitError,
+    ServerError,
+)
+from videogen_nb.core.task import TaskStatus
 from videogen_nb.dialects.decode import (
     decode_error,
     decode_models,
@@ -19,15 +28,6 @@ from videogen_nb.dialects.decode import (
     parse_retry_after,
     parse_status,
 )
-from videogen_nb.errors import (
-    APIConnectionError,
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    RateLimitError,
-    ServerError,
-)
-from videogen_nb.task import TaskStatus
 
 Q, R, C, F, X = (
     TaskStatus.QUEUED,
@@ -536,7 +536,7 @@ def test_decode_models_rejects_non_lists(body: Any) -> None:
 
 
 def test_model_not_found_is_final_even_under_503() -> None:
-    from videogen_nb.errors import BadRequestError
+    from videogen_nb.core.errors import BadRequestError
 
     body = {"error": {"message": "no channel for model x", "type": "new_api_error",
                       "code": "model_not_found"}}

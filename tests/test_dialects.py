@@ -12,6 +12,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from videogen_nb.core.errors import ValidationError
+from videogen_nb.core.request import VideoRequest
 from videogen_nb.dialects import (
     DIALECT_NAMES,
     FormPart,
@@ -22,8 +24,6 @@ from videogen_nb.dialects import (
     get_dialect,
 )
 from videogen_nb.dialects.base import split_data_uri, whole_number
-from videogen_nb.errors import ValidationError
-from videogen_nb.request import VideoRequest
 
 URL_IMG = "https://example.com/start-frame.png"
 URL_LAST = "https://example.com/last-frame.png"

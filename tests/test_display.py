@@ -12,6 +12,8 @@ import av
 import numpy as np
 import pytest
 
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.core.task import Result, Task, TaskStatus
 from videogen_nb.display import video as video_mod
 from videogen_nb.display.html import attrs_html, escape, json_for_script, tag, truncate
 from videogen_nb.display.video import (
@@ -22,8 +24,6 @@ from videogen_nb.display.video import (
     result_html,
     show,
 )
-from videogen_nb.request import VideoRequest
-from videogen_nb.task import Result, Task, TaskStatus
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from videogen_nb.download import (
+from videogen_nb.core.errors import DownloadError, ValidationError
+from videogen_nb.http.download import (
     DownloadExpiredError,
     DownloadInfo,
     safe_output_path,
     stream_to_file,
 )
-from videogen_nb.errors import DownloadError, ValidationError
-from videogen_nb.retry import RetryPolicy
-from videogen_nb.transport import Transport
+from videogen_nb.http.retry import RetryPolicy
+from videogen_nb.http.transport import Transport
 
 KEY = "sk-download-SECRET-77"
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, jitter=0.0)

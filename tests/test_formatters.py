@@ -5,9 +5,9 @@ from __future__ import annotations
 from IPython.core.interactiveshell import InteractiveShell
 
 import videogen_nb  # noqa: F401  (installs the renderer)
-from videogen_nb.errors import TaskFailedError
-from videogen_nb.request import VideoRequest
-from videogen_nb.task import Result, Task, TaskStatus, set_result_html_renderer
+from videogen_nb.core.errors import TaskFailedError
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.core.task import Result, Task, TaskStatus, set_result_html_renderer
 
 
 def failed_result() -> Result:

@@ -12,12 +12,12 @@ import pytest
 from comm.base_comm import BaseComm
 
 from tests.support import make_mp4
-from videogen_nb.errors import ValidationError
-from videogen_nb.request import VideoRequest
-from videogen_nb.task import Result, Task, TaskStatus
+from videogen_nb.core.errors import ValidationError
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.core.scoring import win_rates
+from videogen_nb.core.task import Result, Task, TaskStatus
 from videogen_nb.widgets import grid as grid_mod
 from videogen_nb.widgets.grid import ComparisonGrid, build_layout, column_letter
-from videogen_nb.widgets.votes import win_rates
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -337,7 +337,7 @@ def test_votes_from_the_front_end(recording: list[RecordingComm],
 def test_votes_saved_in_the_real_journal(recording: list[RecordingComm],
                                          two_by_three: list[Result],
                                          tmp_path: pathlib.Path) -> None:
-    journal_mod = pytest.importorskip("videogen_nb.journal")
+    journal_mod = pytest.importorskip("videogen_nb.store.journal")
     journal = journal_mod.Journal(tmp_path / "journal.db")
     grid = ComparisonGrid(two_by_three, blind=True, journal=journal, run_id="r2")
     grid._handle_custom_msg(
@@ -408,8 +408,8 @@ def test_fps_for_stepping(recording: list[RecordingComm], two_by_three: list[Res
     assert ComparisonGrid(two_by_three, fps=24).fps == 24.0
 
 
-def test_front_end_files_ship_beside_the_widget() -> None:
-    js = (pathlib.Path(grid_mod.__file__).parent / "grid.js").read_text()
+def test_front_end_files_ship_with_the_grid_layout() -> None:
+    js = grid_mod.GRID_JS.read_text()
     assert "export default" in js and "innerHTML" not in js
     assert "textContent" in js and "msg:custom" in js
     assert "grid.js" in str(ComparisonGrid._esm._path)

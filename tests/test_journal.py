@@ -20,17 +20,17 @@ import uuid
 
 import pytest
 
-import videogen_nb.journal as journal_mod
-from videogen_nb.errors import BadRequestError, TaskFailedError, ValidationError, VideoGenError
-from videogen_nb.journal import (
+import videogen_nb.store.journal as journal_mod
+from videogen_nb.core.errors import BadRequestError, TaskFailedError, ValidationError, VideoGenError
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.core.task import Task, TaskStatus
+from videogen_nb.store.journal import (
     Journal,
     JournalEntry,
     file_checksum,
     normalize_gateway,
 )
-from videogen_nb.journal_schema import SCHEMA_VERSION, migrate
-from videogen_nb.request import VideoRequest
-from videogen_nb.task import Task, TaskStatus
+from videogen_nb.store.schema import SCHEMA_VERSION, migrate
 
 GATEWAY = "http://127.0.0.1:8123"
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -653,9 +653,9 @@ def test_threads_share_a_journal(journal: Journal) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from videogen_nb.journal import Journal
-    from videogen_nb.request import VideoRequest
-    from videogen_nb.task import Task, TaskStatus
+    from videogen_nb.store.journal import Journal
+    from videogen_nb.core.request import VideoRequest
+    from videogen_nb.core.task import Task, TaskStatus
 
     path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     journal = Journal(path)

@@ -1,7 +1,7 @@
 """Leaderboard figures on a real journal filled with a known set of results and votes.
 
 Every expected figure is worked out by hand in the test, next to the data it comes from.
-Timestamps are controlled through ``videogen_nb.journal._now``, the clock the journal
+Timestamps are controlled through ``videogen_nb.store.journal._now``, the clock the journal
 documents as the one tests replace.
 """
 
@@ -16,8 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-import videogen_nb.journal as journal_mod
-from videogen_nb.errors import TaskTimeoutError, ValidationError
+import videogen_nb.store.journal as journal_mod
+from videogen_nb.core.errors import TaskTimeoutError, ValidationError
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.core.task import Task, TaskStatus
 from videogen_nb.insight import (
     Leaderboard,
     failure_reason,
@@ -27,9 +29,7 @@ from videogen_nb.insight import (
     wilson_interval,
 )
 from videogen_nb.insight.cli import leaderboard_main
-from videogen_nb.journal import Journal
-from videogen_nb.request import VideoRequest
-from videogen_nb.task import Task, TaskStatus
+from videogen_nb.store.journal import Journal
 
 GATEWAY = "http://127.0.0.1:9"
 T0 = 1_700_000_000.0

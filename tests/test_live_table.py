@@ -16,17 +16,18 @@ from comm.base_comm import BaseComm
 
 from tests.support import wait_for_sync as wait_for
 from videogen_nb import sandbox
-from videogen_nb.display import presenter as presenter_mod
+from videogen_nb.client.sync_client import Client, background_loop
+from videogen_nb.core.errors import APIError
+from videogen_nb.core.request import VideoRequest
+from videogen_nb.core.task import Task, TaskStatus
 from videogen_nb.display.html import escape
-from videogen_nb.display.presenter import NotebookPresenter, RunView, install, show_run
-from videogen_nb.display.table import Coalescer, LiveTable, format_seconds, table_html, table_text
-from videogen_nb.errors import APIError
-from videogen_nb.polling import PollPolicy
-from videogen_nb.request import VideoRequest
+from videogen_nb.display.table import format_seconds, table_html, table_text
 from videogen_nb.run.presenter import get_presenter, set_presenter
 from videogen_nb.run.run import RowState, Run
-from videogen_nb.sync import Client, background_loop
-from videogen_nb.task import Task, TaskStatus
+from videogen_nb.tasks.polling import PollPolicy
+from videogen_nb.widgets import run_view as presenter_mod
+from videogen_nb.widgets.live_table import Coalescer, LiveTable
+from videogen_nb.widgets.run_view import NotebookPresenter, RunView, install, show_run
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 FAST_POLL = PollPolicy(min_delay=0.05, max_delay=0.2, fine_interval=0.05, floor=0.02)

@@ -9,9 +9,9 @@ import pathlib
 import pytest
 from PIL import Image
 
-from videogen_nb import media
-from videogen_nb.errors import ValidationError
-from videogen_nb.media import (
+from videogen_nb.core import media
+from videogen_nb.core.errors import ValidationError
+from videogen_nb.core.media import (
     DEFAULT_MAX_IMAGE_BYTES,
     decode_data_uri,
     describe_media,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videogen_nb.polling import PollPolicy, ProgressTrack
+from videogen_nb.tasks.polling import PollPolicy, ProgressTrack
 
 
 def simulate(policy: PollPolicy, duration: float, *, progress: bool, typical: float | None):

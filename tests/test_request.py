@@ -18,10 +18,10 @@ import attrs
 import pytest
 from PIL import Image
 
-from videogen_nb import request as request_module
-from videogen_nb.errors import ValidationError
-from videogen_nb.media import decode_data_uri
-from videogen_nb.request import FrozenMapping, VideoRequest
+from videogen_nb.core import request as request_module
+from videogen_nb.core.errors import ValidationError
+from videogen_nb.core.media import decode_data_uri
+from videogen_nb.core.request import FrozenMapping, VideoRequest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -317,7 +317,7 @@ def test_images_must_be_a_list(png_file):
 
 
 def test_size_limit_applies_to_request_fields(png_file):
-    from videogen_nb import media
+    from videogen_nb.core import media
 
     before = media.max_image_bytes()
     media.set_max_image_bytes(png_file.stat().st_size - 1)
@@ -494,7 +494,7 @@ def test_fingerprint_identity_and_differences():
 def test_fingerprint_is_stable_across_processes(png_file):
     script = (
         "import sys, pathlib\n"
-        "from videogen_nb.request import VideoRequest\n"
+        "from videogen_nb.core.request import VideoRequest\n"
         "req = VideoRequest(model='kling-v3-pro-audio', prompt='a paper boat',\n"
         "    image=pathlib.Path(sys.argv[1]), seed=7,\n"
         "    metadata={'z': 1, 'a': {'y': [1, 2], 'b': 'ü'}}, extra_body={'cfg_scale': 0.5})\n"

@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from videogen_nb import sandbox
+from videogen_nb.core.request import VideoRequest
 from videogen_nb.insight import (
     MEASURED_KEYS,
     SpecReport,
@@ -23,9 +24,8 @@ from videogen_nb.insight import (
     probe_video,
     spec_check_available,
 )
-from videogen_nb.journal import Journal
-from videogen_nb.request import VideoRequest
 from videogen_nb.sandbox.render import RenderSpec, render_mp4
+from videogen_nb.store.journal import Journal
 
 pytest.importorskip("av")
 

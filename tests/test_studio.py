@@ -17,10 +17,10 @@ from PIL import Image
 
 from tests.support import wait_for_sync as wait_for
 from videogen_nb import sandbox
-from videogen_nb.api import AsyncClient
-from videogen_nb.errors import ValidationError
-from videogen_nb.polling import PollPolicy
-from videogen_nb.sync import Client
+from videogen_nb.client.async_client import AsyncClient
+from videogen_nb.client.sync_client import Client
+from videogen_nb.core.errors import ValidationError
+from videogen_nb.tasks.polling import PollPolicy
 from videogen_nb.widgets.studio import Studio
 from videogen_nb.widgets.studio_form import (
     FormValues,

@@ -15,8 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from videogen_nb.dialects.base import FormPart
-from videogen_nb.errors import (
+from videogen_nb.core.errors import (
     APIConnectionError,
     AuthenticationError,
     BadRequestError,
@@ -26,9 +25,10 @@ from videogen_nb.errors import (
     ValidationError,
     api_error_for_status,
 )
-from videogen_nb.retry import RetryPolicy, parse_poll_after, parse_retry_after
-from videogen_nb.transport import Response, Transport, normalize_base_url
-from videogen_nb.wire import IDEMPOTENCY_KEY_HEADER
+from videogen_nb.core.wire import IDEMPOTENCY_KEY_HEADER
+from videogen_nb.dialects.base import FormPart
+from videogen_nb.http.retry import RetryPolicy, parse_poll_after, parse_retry_after
+from videogen_nb.http.transport import Response, Transport, normalize_base_url
 
 KEY = "sk-test-SECRET-9f3a"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.0)
@@ -213,7 +213,7 @@ def test_response_json_error_quotes_text() -> None:
 
 
 def test_cleartext_warning_once_for_remote_hosts(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="videogen_nb.transport")
+    caplog.set_level(logging.WARNING, logger="videogen_nb.http.transport")
     Transport("http://127.0.0.1:8000", KEY)
     Transport("http://localhost:8000", KEY)
     Transport("https://gw.example", KEY)
@@ -723,7 +723,7 @@ async def test_closed_transport_refuses(transports) -> None:
 
 
 def test_proxy_settings_are_honoured_only_when_present(monkeypatch, tmp_path) -> None:
-    from videogen_nb.transport import _environment_has_proxy_or_netrc
+    from videogen_nb.http.transport import _environment_has_proxy_or_netrc
 
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

@@ -9,12 +9,10 @@ built for notebooks.
 >>> run                                                    # live table, then the grid
 """
 
-from . import catalog, sandbox
-from .api import AsyncClient
-from .display import show
-from .display.formatters import install_result_html as _install_result_html
-from .display.presenter import install as _install_presenter
-from .errors import (
+from . import sandbox
+from .client.async_client import AsyncClient
+from .client.sync_client import Client, enable_nested_asyncio
+from .core.errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
@@ -29,14 +27,17 @@ from .errors import (
     ValidationError,
     VideoGenError,
 )
+from .core.request import VideoRequest
+from .core.task import Result, Task, TaskStatus
+from .display import show
+from .display.formatters import install_result_html as _install_result_html
 from .insight import leaderboard
-from .journal import Journal
-from .polling import PollPolicy
-from .request import VideoRequest
 from .run import Run
-from .sync import Client, enable_nested_asyncio
-from .task import Result, Task, TaskStatus
+from .store import catalog
+from .store.journal import Journal
+from .tasks.polling import PollPolicy
 from .widgets import ComparisonGrid
+from .widgets.run_view import install as _install_presenter
 from .widgets.studio import Studio
 
 __version__ = "0.1.0"

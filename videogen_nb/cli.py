@@ -34,13 +34,13 @@ def _add_journal_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _journal_path(value: str | None) -> pathlib.Path:
-    from .journal import Journal
+    from .store.journal import Journal
 
     return pathlib.Path(value) if value else Journal.default_path()
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .journal import Journal
+    from .store.journal import Journal
 
     path = _journal_path(args.journal)
     if not path.exists():
@@ -68,7 +68,7 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from .sync import Client
+    from .client.sync_client import Client
 
     options: dict[str, object] = {"journal": str(_journal_path(args.journal))}
     if args.output_dir:
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a command line shows the message, not a traceback
-        from .errors import VideoGenError
+        from .core.errors import VideoGenError
 
         if not isinstance(exc, VideoGenError):
             raise

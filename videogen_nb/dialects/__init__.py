@@ -1,4 +1,6 @@
-"""Wire formats: how a ``VideoRequest`` goes out and how any task response comes back.
+"""Wire formats; import only core/: how a ``VideoRequest`` goes out and how any task response comes back.
+
+Wire formats: how a ``VideoRequest`` goes out and how any task response comes back.
 
 Three dialects encode requests (``get_dialect(name, **options)``):
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ValidationError
+from ..core.errors import ValidationError
 from .base import Dialect, FormPart, WireRequest
 from .decode import (
     decode_error,

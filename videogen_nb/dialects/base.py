@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .. import wire
-from ..errors import ValidationError
+from ..core import wire
+from ..core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from ..request import VideoRequest
+    from ..core.request import VideoRequest
 
 __all__ = ["Dialect", "FormPart", "GenerationsRouteDialect", "WireRequest"]
 

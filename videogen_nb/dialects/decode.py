@@ -34,10 +34,10 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import APIConnectionError, APIError, BadRequestError, api_error_for_status
-from ..retry import parse_poll_after
-from ..retry import parse_retry_after as _parse_retry_after
-from ..task import Task, TaskStatus
+from ..core.errors import APIConnectionError, APIError, BadRequestError, api_error_for_status
+from ..core.task import Task, TaskStatus
+from .headers import parse_poll_after
+from .headers import parse_retry_after as _parse_retry_after
 
 __all__ = [
     "decode_error",

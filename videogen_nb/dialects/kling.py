@@ -24,8 +24,8 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
-from ..errors import ValidationError
+from ..core import wire
+from ..core.errors import ValidationError
 from .base import (
     GenerationsRouteDialect,
     WireRequest,
@@ -37,7 +37,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..request import VideoRequest
+    from ..core.request import VideoRequest
 
 __all__ = ["KLING_ASPECT_RATIOS", "KlingDialect"]
 

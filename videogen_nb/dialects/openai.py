@@ -30,8 +30,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
-from ..errors import ValidationError
+from ..core import wire
+from ..core.errors import ValidationError
 from .base import (
     Dialect,
     FormPart,
@@ -49,7 +49,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..request import VideoRequest
+    from ..core.request import VideoRequest
 
 __all__ = ["RATIO_SIZES", "OpenAIDialect"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
+from ..core import wire
 from .base import (
     GenerationsRouteDialect,
     WireRequest,
@@ -37,7 +37,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..request import VideoRequest
+    from ..core.request import VideoRequest
 
 __all__ = ["FOLDED_FIELDS", "UnifiedDialect"]
 

@@ -1,4 +1,6 @@
-"""Notebook display of videos and results: ``show``, ``result_html``, ``write_report``."""
+"""Pure HTML and text for notebooks, no ipywidgets; imports up to client/: videos, tables, grid layout, report.
+
+Notebook display of videos and results: ``show``, ``result_html``, ``write_report``."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ is imported.
 
 from __future__ import annotations
 
-from ..task import set_result_html_renderer
+from ..core.task import set_result_html_renderer
 from .video import result_html
 
 __all__ = ["install_result_html"]

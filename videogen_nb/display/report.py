@@ -19,11 +19,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .html import data_uri, escape, json_for_script
+from .layout import GRID_CSS, GRID_JS, as_result, build_layout, cell_states, probe_fps
 from .video import video_mime
 
 if TYPE_CHECKING:
-    from ..request import VideoRequest
-    from ..task import Result
+    from ..core.request import VideoRequest
+    from ..core.task import Result
 
 __all__ = ["render_report", "write_report"]
 
@@ -56,10 +57,6 @@ body { margin: 16px; background: #fff; }
 """
 
 
-def _widget_file(name: str) -> str:
-    return (pathlib.Path(__file__).parent.parent / "widgets" / name).read_text(encoding="utf-8")
-
-
 def render_report(
     results: Iterable[Result | VideoRequest],
     *,
@@ -70,9 +67,6 @@ def render_report(
     cols: str | Sequence[str] | None = "model",
 ) -> str:
     """The report page as a string; relative video links are made from ``base_dir``."""
-    # Imported here: widgets/ builds on display/, so the layout is borrowed lazily.
-    from ..widgets.grid import as_result, build_layout, cell_states, probe_fps
-
     items = [as_result(r) for r in results]
     layout = build_layout(items, rows=rows, cols=cols)
     base = pathlib.Path(base_dir).resolve()
@@ -102,7 +96,7 @@ def render_report(
         "message": "",
         "title": title,
     }
-    css = _widget_file("grid.css").replace("</", "<\\/")
+    css = GRID_CSS.read_text(encoding="utf-8").replace("</", "<\\/")
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -115,7 +109,7 @@ def render_report(
         f"<div class=\"vgg-footer\">{escape(len(items))} videos · made with videogen-nb · "
         f"{escape(stamp)}</div>\n"
         f"<script type=\"application/json\" id=\"vgg-data\">{json_for_script(data)}</script>\n"
-        f"<script type=\"application/json\" id=\"vgg-esm\">{json_for_script(_widget_file('grid.js'))}"
+        f"<script type=\"application/json\" id=\"vgg-esm\">{json_for_script(GRID_JS.read_text(encoding='utf-8'))}"
         "</script>\n"
         f"<script type=\"module\">{_SHIM}</script>\n</body>\n</html>\n"
     )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .html import data_uri, tag, truncate
 
 if TYPE_CHECKING:
-    from ..task import Result
+    from ..core.task import Result
 
 __all__ = [
     "EMBED_LIMIT",
@@ -217,7 +217,7 @@ class VideoDisplay:
         self.base_dir = base_dir
 
     def _repr_html_(self) -> str:
-        from ..task import Result
+        from ..core.task import Result
 
         if isinstance(self.source, Result):
             return result_html(

@@ -1,4 +1,6 @@
-"""Model insight: check each video against its request, and rank models from the journal.
+"""Model insight; imports only core/ and store/: check each video against its request, rank models.
+
+Model insight: check each video against its request, and rank models from the journal.
 
 - ``check_video(path, request) -> SpecReport``: measure a video with PyAV (optional:
   ``spec_check_available()`` says whether it is installed) and list each way it differs

@@ -10,8 +10,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ..errors import ValidationError
-from ..journal import Journal
+from ..core.errors import ValidationError
+from ..store.journal import Journal
 from .leaderboard import leaderboard
 
 __all__ = ["build_parser", "leaderboard_main"]

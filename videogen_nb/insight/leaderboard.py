@@ -41,8 +41,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import ValidationError
-from ..journal import Journal, JournalEntry, Vote
+from ..core.errors import ValidationError
+from ..store.journal import Journal, JournalEntry, Vote
 
 __all__ = [
     "Leaderboard",

@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from ..request import VideoRequest
+from ..core.request import VideoRequest
 from .probe import MEASURED_KEYS, probe_video
 
 __all__ = ["SpecReport", "check_video", "compare_spec", "expected_spec"]

@@ -1,4 +1,6 @@
-"""The run layer: many requests at once (``Run``), concurrency lanes, the poll scheduler."""
+"""Many requests at once; imports up to tasks/: ``Run``, concurrency lanes, the poll scheduler, sweeps.
+
+The run layer: many requests at once (``Run``), concurrency lanes, the poll scheduler."""
 
 from .lanes import Lane, LaneSet
 from .run import RowState, Run, RunRow

@@ -21,8 +21,7 @@ from typing import Any
 
 import attrs
 
-from ..client import TaskClient
-from ..errors import (
+from ..core.errors import (
     APIError,
     DownloadError,
     RateLimitError,
@@ -31,9 +30,10 @@ from ..errors import (
     TaskTimeoutError,
     VideoGenError,
 )
-from ..journal import JournalEntry
-from ..request import VideoRequest
-from ..task import Result, Task, TaskStatus
+from ..core.request import VideoRequest
+from ..core.task import Result, Task, TaskStatus
+from ..store.journal import JournalEntry
+from ..tasks.task_client import TaskClient
 from .lanes import Lane, LaneSet
 from .presenter import get_presenter
 from .scheduler import PollScheduler
@@ -561,7 +561,7 @@ class Run:
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Per-model blind-vote win rates of this run (from the journal's votes)."""
-        from ..scoring import win_rates
+        from ..core.scoring import win_rates
 
         journal = self._client.journal
         votes = journal.votes(run_id=self.run_id) if journal is not None else []

@@ -16,16 +16,16 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..client import TaskClient
-from ..errors import (
+from ..core.errors import (
     APIConnectionError,
     BadRequestError,
     RateLimitError,
     ServerError,
     TaskTimeoutError,
 )
-from ..polling import ProgressTrack
-from ..task import Task
+from ..core.task import Task
+from ..tasks.polling import ProgressTrack
+from ..tasks.task_client import TaskClient
 from .lanes import Lane
 
 __all__ = ["PollScheduler"]

@@ -6,8 +6,8 @@ import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..errors import SpendingGuardError, ValidationError
-from ..request import VideoRequest
+from ..core.errors import SpendingGuardError, ValidationError
+from ..core.request import VideoRequest
 
 __all__ = ["DEFAULT_MAX_TASKS", "build_sweep", "check_spending"]
 

@@ -1,4 +1,6 @@
-"""A local stand-in for a video gateway: the same HTTP API, real MP4s, settable faults.
+"""A local stand-in gateway, a separate program; imports only core.wire: same HTTP API, real MP4s.
+
+A local stand-in for a video gateway: the same HTTP API, real MP4s, settable faults.
 
 >>> import videogen_nb as vg                                    # doctest: +SKIP
 >>> sb = vg.sandbox.start(task_seconds=1, failure_rate=0.1)     # doctest: +SKIP

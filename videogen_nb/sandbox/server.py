@@ -16,8 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from videogen_nb import wire
-
+from ..core import wire
 from .behaviour import Behaviour, behaviour_from_changes
 from .faults import (
     expired_url_body,

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
-from ..api import AsyncClient
-from ..catalog import check_request
-from ..client import API_KEY_ENV, BASE_URL_ENV
+from ..client.async_client import AsyncClient
+from ..client.sync_client import Client
+from ..core.errors import ValidationError, VideoGenError
+from ..core.media import normalize_media
 from ..display.html import tag
-from ..display.presenter import RunView, show_run
-from ..errors import ValidationError, VideoGenError
-from ..media import normalize_media
-from ..sync import Client
+from ..store.catalog import check_request
+from ..tasks.task_client import API_KEY_ENV, BASE_URL_ENV
+from .run_view import RunView, show_run
 from .studio_form import (
     FormValues,
     build_requests,
@@ -46,7 +46,7 @@ from .studio_form import (
 )
 
 if TYPE_CHECKING:
-    from ..request import VideoRequest
+    from ..core.request import VideoRequest
     from ..run.run import Run
     from .grid import ComparisonGrid
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import attrs
 
-from ..catalog import ModelInfo, get_model, known_models
-from ..errors import ValidationError
-from ..request import VideoRequest
+from ..core.errors import ValidationError
+from ..core.request import VideoRequest
 from ..run.sweep import build_sweep
+from ..store.catalog import ModelInfo, get_model, known_models
 
 __all__ = [
     "COMMON_DURATIONS",

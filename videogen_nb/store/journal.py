@@ -49,10 +49,10 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .errors import ValidationError, VideoGenError
-from .journal_schema import migrate
-from .request import VideoRequest
-from .task import Task, TaskStatus
+from ..core.errors import ValidationError, VideoGenError
+from ..core.request import VideoRequest
+from ..core.task import Task, TaskStatus
+from .schema import migrate
 
 __all__ = [
     "ENTRY_STATES",

@@ -13,7 +13,7 @@ have.
 
 >>> run                                    # doctest: +SKIP
 >>> show_run(run, view="table")            # doctest: +SKIP
->>> vg.display.presenter.install(NotebookPresenter(view="grid"))   # doctest: +SKIP
+>>> vg.widgets.run_view.install(NotebookPresenter(view="grid"))   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
+from ..display.html import escape
+from ..display.report import write_report
+from ..display.table import summary_text, table_text
 from ..run.presenter import set_presenter
-from .html import escape
-from .report import write_report
-from .table import Coalescer, LiveTable, summary_text, table_text
+from .live_table import Coalescer, LiveTable
 
 if TYPE_CHECKING:
     from ..run.run import Run
-    from ..widgets.grid import ComparisonGrid
+    from .grid import ComparisonGrid
 
 __all__ = ["VIEWS", "NotebookPresenter", "RunView", "install", "show_run"]
 
@@ -193,7 +194,7 @@ class RunView:
             self.grid.set_results(run.results)
 
     def _make_grid(self) -> None:
-        from ..widgets.grid import ComparisonGrid
+        from .grid import ComparisonGrid
 
         run = self.run
         journal = getattr(run.client, "journal", None)

@@ -54,7 +54,7 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from .errors import (
+from ..core.errors import (
     APIConnectionError,
     APIError,
     RateLimitError,
@@ -63,8 +63,8 @@ from .errors import (
     ValidationError,
     api_error_for_status,
 )
+from ..core.wire import API_PREFIX, IDEMPOTENCY_KEY_HEADER
 from .retry import RetryPolicy, parse_poll_after, parse_retry_after
-from .wire import API_PREFIX, IDEMPOTENCY_KEY_HEADER
 
 __all__ = [
     "DEFAULT_USER_AGENT",

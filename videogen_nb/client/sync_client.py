@@ -18,12 +18,12 @@ import weakref
 from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
-from .api import AsyncClient
-from .journal import Journal
-from .request import VideoRequest
-from .run.lanes import LaneSet
-from .run.run import Run
-from .task import Result, Task
+from ..core.request import VideoRequest
+from ..core.task import Result, Task
+from ..run.lanes import LaneSet
+from ..run.run import Run
+from ..store.journal import Journal
+from .async_client import AsyncClient
 
 __all__ = ["Client", "background_loop", "enable_nested_asyncio"]
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from .request import VideoRequest
+    from ..core.request import VideoRequest
 
 __all__ = [
     "QUIRK_DURATION_AS_STRING",

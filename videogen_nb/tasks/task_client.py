@@ -1,6 +1,6 @@
 """``TaskClient``: one video task over HTTP — submit, poll, wait, download.
 
-This is the "client" layer of DESIGN.md. The public ``AsyncClient`` (``api.py``) extends it
+This is the "client" layer of DESIGN.md. The public ``AsyncClient`` (``client/async_client.py``) extends it
 with the many-task methods of the run layer (``run``, ``compare``, ``resume``), which sit above
 this module. Everything here runs on one event loop: the one that first uses the client.
 """
@@ -18,11 +18,7 @@ from typing import Any
 
 import attrs
 
-from . import catalog
-from .dialects import Dialect, get_dialect
-from .dialects.decode import decode_error, decode_models, decode_task
-from .download import safe_output_path, stream_to_file
-from .errors import (
+from ..core.errors import (
     APIError,
     BadRequestError,
     DownloadError,
@@ -31,12 +27,16 @@ from .errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from .journal import Journal, JournalEntry
+from ..core.request import VideoRequest
+from ..core.task import Result, Task, TaskStatus
+from ..dialects import Dialect, get_dialect
+from ..dialects.decode import decode_error, decode_models, decode_task
+from ..http.download import safe_output_path, stream_to_file
+from ..http.retry import RetryPolicy
+from ..http.transport import Transport
+from ..store import catalog
+from ..store.journal import Journal, JournalEntry
 from .polling import PollPolicy, ProgressTrack
-from .request import VideoRequest
-from .retry import RetryPolicy
-from .task import Result, Task, TaskStatus
-from .transport import Transport
 
 __all__ = ["DEFAULT", "TaskClient"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from .errors import VideoGenError
+from ..core.errors import VideoGenError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 

@@ -1,8 +1,8 @@
 """How long to wait before trying an HTTP call again.
 
 ``RetryPolicy`` holds the backoff schedule the transport uses for retriable failures
-(connection errors, 429, 5xx); ``parse_retry_after`` and ``parse_poll_after`` read the
-waits a server asks for. The policy never waits less than the server asked, and never
+(connection errors, 429, 5xx); the waits a server asks for are read by
+``dialects.headers`` (``parse_retry_after``, ``parse_poll_after``, re-exported here). The policy never waits less than the server asked, and never
 more than ``max_retry_after``: a server that asks for longer than that gets its error
 raised at once (``RateLimitError.retry_after`` carries the wait) so the run layer can
 pause the lane instead of a coroutine sleeping for an hour.
@@ -16,16 +16,12 @@ pause the lane instead of a coroutine sleeping for an hour.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import math
 import random
-import time
-from collections.abc import Mapping
 
 import attrs
 
-from .wire import POLL_AFTER_HEADER
+from ..dialects.headers import parse_poll_after, parse_retry_after
 
 __all__ = ["RetryPolicy", "parse_poll_after", "parse_retry_after"]
 
@@ -87,67 +83,3 @@ class RetryPolicy:
     def exceeds_limit(self, retry_after: float | None) -> bool:
         """True when the server asked for a longer wait than this policy is willing to sleep."""
         return retry_after is not None and retry_after > self.max_retry_after
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
-
-    Returns None when the header is absent or unreadable; a date in the past gives 0.
-
-    >>> parse_retry_after("3")
-    3.0
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0)
-    10.0
-    >>> parse_retry_after("soon") is None
-    True
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(seconds):
-            return None
-        return max(0.0, seconds)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        # RFC 9110 dates are always GMT; a naive result means the zone was "-0000"
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def parse_poll_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from the ``openai-poll-after-ms`` header, or None when absent or unreadable.
-
-    >>> parse_poll_after({"openai-poll-after-ms": "1500"})
-    1.5
-    """
-    if not headers:
-        return None
-    raw = headers.get(POLL_AFTER_HEADER)
-    if raw is None:
-        # plain dicts are case-sensitive; the transport passes a case-insensitive mapping
-        for key, val in headers.items():
-            if key.lower() == POLL_AFTER_HEADER:
-                raw = val
-                break
-    if raw is None:
-        return None
-    try:
-        millis = float(str(raw).strip())
-    except ValueError:
-        return None
-    if not math.isfinite(millis) or millis < 0:
-        return None
-    return millis / 1000.0

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .client import TaskClient
-from .errors import ValidationError
-from .request import VideoRequest
-from .run.lanes import DEFAULT_GATEWAY_CONCURRENCY, LaneSet
-from .run.run import Run
-from .run.scheduler import PollScheduler
-from .run.sweep import build_sweep, check_spending
+from ..core.errors import ValidationError
+from ..core.request import VideoRequest
+from ..run.lanes import DEFAULT_GATEWAY_CONCURRENCY, LaneSet
+from ..run.run import Run
+from ..run.scheduler import PollScheduler
+from ..run.sweep import build_sweep, check_spending
+from ..tasks.task_client import TaskClient
 
 __all__ = ["AsyncClient"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import attrs
 
-from .errors import APIConnectionError, DownloadError, ValidationError
+from ..core.errors import APIConnectionError, DownloadError, ValidationError
 from .retry import parse_retry_after
 from .transport import Transport, is_transient, redact_url, shorten
 

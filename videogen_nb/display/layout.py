@@ -1,0 +1,274 @@
+"""Where each result sits in a comparison grid, and what the front end is told of each cell.
+
+Pure functions over ``Result``s: the ``ComparisonGrid`` widget and the static HTML report
+both lay out their grid with them and hand the cells to the same front end
+(``assets/grid.js`` and ``assets/grid.css``, no build step).
+
+>>> layout = build_layout(results, rows="prompt", cols="model")   # doctest: +SKIP
+>>> cells = cell_states(results, layout)                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from ..core.errors import ValidationError
+from ..core.request import VideoRequest
+from ..core.task import Result
+from .video import caption_fields, error_text, safe_url, video_mime
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "GRID_CSS",
+    "GRID_JS",
+    "GridLayout",
+    "as_result",
+    "build_layout",
+    "cell_states",
+    "check_fields",
+    "column_letter",
+    "file_info",
+    "probe_fps",
+]
+
+#: Files larger than this are not streamed to the browser (the cell shows the path instead).
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: The grid's front end, shared by the widget (``_esm``/``_css``) and the report page: it
+#: lives here, in the lower layer, so the report never reaches up into ``widgets/``.
+GRID_JS = pathlib.Path(__file__).parent / "assets" / "grid.js"
+GRID_CSS = pathlib.Path(__file__).parent / "assets" / "grid.css"
+
+_REQUEST_FIELDS = tuple(a.name for a in attrs.fields(VideoRequest))
+# Fields tried, in this order, to tell apart two results that share a row and a column.
+_TIEBREAK_ORDER = ("seed", "duration", "seconds", "size", "aspect_ratio", "quality", "fps",
+                   "width", "height", "prompt", "model", "n")
+
+
+def column_letter(index: int) -> str:
+    """``0 -> "A"``, ``25 -> "Z"``, ``26 -> "AA"``: blind column labels."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def check_fields(spec: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
+    names = () if spec is None else (spec,) if isinstance(spec, str) else tuple(spec)
+    for name in names:
+        if name not in _REQUEST_FIELDS:
+            raise ValidationError(
+                what, f"{name!r} is not a request field; use one of {', '.join(_REQUEST_FIELDS)}"
+            )
+    return names
+
+
+def _value(result: Result, name: str) -> Any:
+    value = getattr(result.request, name)
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "items"):
+        return dict(value)
+    return value
+
+
+def _key(result: Result, names: Sequence[str]) -> str:
+    return json.dumps([_value(result, n) for n in names], sort_keys=True, default=str)
+
+
+def _label(result: Result, names: Sequence[str]) -> str:
+    parts = []
+    for name in names:
+        value = _value(result, name)
+        text = "—" if value is None else str(value)
+        # The main axis fields read best bare; others say what they are ("seed=2").
+        parts.append(text if name in ("prompt", "model") or len(names) == 1 else f"{name}={text}")
+    return " · ".join(parts) if parts else "all"
+
+
+@attrs.define(frozen=True, kw_only=True)
+class GridLayout:
+    """Where each result sits: ``rows``/``cols`` are ``(key, label)`` in display order,
+    ``positions[i]`` is ``(row, col)`` of result ``i``, ``models[(row, col)]`` its model."""
+
+    row_fields: tuple[str, ...]
+    col_fields: tuple[str, ...]
+    rows: tuple[tuple[str, str], ...]
+    cols: tuple[tuple[str, str], ...]
+    positions: tuple[tuple[int, int], ...]
+
+
+def build_layout(
+    results: Sequence[Result],
+    *,
+    rows: str | Sequence[str] | None = "prompt",
+    cols: str | Sequence[str] | None = "model",
+    blind: bool = False,
+    blind_seed: int = 0,
+) -> GridLayout:
+    """Place ``results`` on a grid of ``rows`` x ``cols`` request fields.
+
+    Rows and columns keep the order in which their values first appear, except that a blind
+    grid shuffles its columns with ``blind_seed`` (the same columns always get the same
+    order). When two results would share a cell (the same prompt and model with two seeds),
+    the rows are split by the first field that tells them apart (seed, then duration, ...).
+    """
+    row_fields = check_fields(rows, "rows")
+    col_fields = check_fields(cols, "cols")
+    if set(row_fields) & set(col_fields):
+        raise ValidationError("rows", "rows and cols must name different fields")
+
+    def collides(fields: Sequence[str]) -> bool:
+        seen = {(_key(r, fields), _key(r, col_fields)) for r in results}
+        return len(seen) < len(results)
+
+    if collides(row_fields):
+        varying = [
+            name for name in (*_TIEBREAK_ORDER, *sorted(_REQUEST_FIELDS))
+            if name not in row_fields and name not in col_fields
+            and len({_key(r, (name,)) for r in results}) > 1
+        ]
+        extended = list(row_fields)
+        for name in dict.fromkeys(varying):
+            extended.append(name)
+            if not collides(extended):
+                break
+        row_fields = tuple(extended)
+
+    row_index: dict[str, int] = {}
+    row_list: list[tuple[str, str]] = []
+    col_keys: dict[str, str] = {}
+    occupied: dict[tuple[str, str], int] = {}
+    placed: list[tuple[str, str]] = []
+    for result in results:
+        rk, ck = _key(result, row_fields), _key(result, col_fields)
+        # Identical requests (same everything) get numbered rows rather than overwrite.
+        n = occupied.get((rk, ck), 0)
+        occupied[(rk, ck)] = n + 1
+        label = _label(result, row_fields)
+        if n:
+            rk, label = f"{rk}#{n + 1}", f"{label} #{n + 1}"
+        if rk not in row_index:
+            row_index[rk] = len(row_list)
+            row_list.append((rk, label))
+        col_keys.setdefault(ck, _label(result, col_fields))
+        placed.append((rk, ck))
+
+    col_order = list(col_keys)
+    if blind:
+        col_order = sorted(col_order)
+        random.Random(blind_seed).shuffle(col_order)
+    col_index = {k: i for i, k in enumerate(col_order)}
+    return GridLayout(
+        row_fields=row_fields,
+        col_fields=col_fields,
+        rows=tuple(row_list),
+        cols=tuple((k, col_keys[k]) for k in col_order),
+        positions=tuple((row_index[rk], col_index[ck]) for rk, ck in placed),
+    )
+
+
+def file_info(path: pathlib.Path) -> tuple[int, str] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    token = hashlib.sha1(f"{path.resolve()}|{st.st_mtime_ns}|{st.st_size}".encode()).hexdigest()
+    return st.st_size, token[:16]
+
+
+def _display_path(path: pathlib.Path) -> str:
+    try:
+        return str(path.resolve().relative_to(pathlib.Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def cell_states(
+    results: Sequence[Result],
+    layout: GridLayout,
+    *,
+    hide: Iterable[str] = (),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    src: Callable[[int, Result], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """The front end's description of every cell (small JSON: no video bytes).
+
+    ``hide`` names caption fields left out (the model in a blind grid). ``src`` may give a
+    cell a URL (the report's data URIs or relative paths); without one, local files are
+    ``"stream"``-ed over widget messages and remote-only ones use the task's http(s) URL.
+    """
+    hidden = set(hide)
+    cells = []
+    for i, (result, (r, c)) in enumerate(zip(results, layout.positions, strict=True)):
+        caption = [[k, v] for k, v in caption_fields(result).items() if k not in hidden]
+        status = result.status
+        if result.ok:
+            state = "ready"
+        elif result.error is not None or status in ("failed", "cancelled"):
+            state = "failed"
+        elif result.task is not None and result.task.status.value == "completed":
+            state = "ready"  # completed but not downloaded: playable from its URL
+        else:
+            state = "pending"
+        cell: dict[str, Any] = {
+            "i": i, "r": r, "c": c, "state": state, "status": status, "caption": caption,
+            "error": error_text(result), "video": "none", "src": None, "token": "",
+            "path": None, "size": None, "mime": "video/mp4",
+            "progress": result.task.progress if result.task is not None else None,
+        }
+        if state == "ready":
+            given = src(i, result) if src is not None else None
+            info = file_info(result.path) if result.path is not None else None
+            if given is not None:
+                cell.update(video="url", src=given, token=hashlib.sha1(given.encode()).hexdigest()[:16])
+            elif result.path is not None and info is None:
+                cell.update(video="missing", path=_display_path(result.path))
+            elif result.path is not None and info is not None:
+                size, token = info
+                cell.update(path=_display_path(result.path), size=size, mime=video_mime(result.path),
+                            token=token, video="stream" if size <= max_bytes else "too_large")
+            elif result.task is not None and safe_url(result.task.video_url):
+                url = safe_url(result.task.video_url)
+                cell.update(video="url", src=url, token=hashlib.sha1(str(url).encode()).hexdigest()[:16])
+        cells.append(cell)
+    return cells
+
+
+def as_result(item: Result | VideoRequest) -> Result:
+    """``item`` as a ``Result``; a bare ``VideoRequest`` becomes a pending one."""
+    if isinstance(item, Result):
+        return item
+    if isinstance(item, VideoRequest):
+        return Result(request=item)  # a placeholder: shown as pending
+    raise TypeError(f"expected a Result or VideoRequest, got {type(item).__name__}")
+
+
+def probe_fps(results: Sequence[Result]) -> float:
+    """The frame rate to step by: the requests' ``fps``, else the first video's, else 0."""
+    for result in results:
+        if result.request.fps:
+            return float(result.request.fps)
+    try:
+        import av
+    except ImportError:
+        return 0.0
+    for result in results:
+        if result.ok and result.path is not None:
+            try:
+                with av.open(str(result.path)) as container:
+                    rate = container.streams.video[0].average_rate
+                    return float(rate) if rate else 0.0
+            except Exception:  # an unreadable file just means no frame stepping
+                return 0.0
+    return 0.0
+
+

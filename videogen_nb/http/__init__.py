@@ -1,0 +1,1 @@
+"""HTTP plumbing; imports core/ and dialects/ (for header parsing): transport, retries, streaming download."""

@@ -1,0 +1,1 @@
+"""Durable records; imports only core/: the SQLite journal (and its schema) and the model catalog."""
