@@ -53,8 +53,14 @@ class Recorder:
 
     def __init__(self, n: int) -> None:
         self.tasks: list[dict[str, Any]] = [
-            {"i": i, "task_id": None, "noticed_at": None, "done_at": None, "ok": False,
-             "error": None}
+            {
+                "i": i,
+                "task_id": None,
+                "noticed_at": None,
+                "done_at": None,
+                "ok": False,
+                "error": None,
+            }
             for i in range(n)
         ]
         self._lock = threading.Lock()
@@ -185,7 +191,10 @@ async def _openai(args: argparse.Namespace, rec: Recorder) -> dict[str, Any]:
     async def one(i: int) -> None:
         try:
             video = await client.videos.create_and_poll(
-                prompt=_prompt(i), model=MODEL, seconds=str(SECONDS), size=SIZE  # type: ignore[arg-type]
+                prompt=_prompt(i),
+                model=MODEL,
+                seconds=str(SECONDS),
+                size=SIZE,  # type: ignore[arg-type]
             )
             rec.set(i, task_id=video.id)
             if video.status != "completed":

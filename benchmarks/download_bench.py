@@ -283,8 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--fetch", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--dest", help=argparse.SUPPRESS)
-    parser.add_argument("--mode", default="toolkit", choices=("toolkit", "raw-serial", "raw-pipelined"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--mode",
+        default="toolkit",
+        choices=("toolkit", "raw-serial", "raw-pipelined"),
+        help=argparse.SUPPRESS,
+    )
     args = parser.parse_args(argv)
     if args.serve:
         return _serve(args.serve)

@@ -83,12 +83,25 @@ ComparisonGrid(run.results[:{n}])
 TRIVIAL = "1 + 1"
 
 
-def start_sandbox(task_seconds: float, poll_after_ms: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_sandbox(
+    task_seconds: float, poll_after_ms: int
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """The sandbox in a child process; returns it and the environment to reach it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "videogen_nb.sandbox", "--port", "0",
-         "--task-seconds", str(task_seconds), "--poll-after-ms", str(poll_after_ms)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "videogen_nb.sandbox",
+            "--port",
+            "0",
+            "--task-seconds",
+            str(task_seconds),
+            "--poll-after-ms",
+            str(poll_after_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     env: dict[str, str] = {}
     assert proc.stdout is not None
@@ -145,18 +158,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--task-seconds", type=float, default=12.0)
-    parser.add_argument("--poll-after-ms", type=int, default=1000,
-                        help="the sandbox asks for a poll this often (per task)")
+    parser.add_argument(
+        "--poll-after-ms",
+        type=int,
+        default=1000,
+        help="the sandbox asks for a poll this often (per task)",
+    )
     parser.add_argument("--cells", type=int, default=20)
-    parser.add_argument("--gap", type=float, default=0.25,
-                        help="seconds between timed cells (spreads them over the polling)")
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.25,
+        help="seconds between timed cells (spreads them over the polling)",
+    )
     parser.add_argument("--videos", type=int, default=3)
-    parser.add_argument("--interval", type=float, default=0.2,
-                        help="the live display's shortest time between redraws")
-    parser.add_argument("--no-display", action="store_true",
-                        help="start the run without showing it (to see what the display costs)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the work folder (executed notebook, videos, journal)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.2,
+        help="the live display's shortest time between redraws",
+    )
+    parser.add_argument(
+        "--no-display",
+        action="store_true",
+        help="start the run without showing it (to see what the display costs)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work folder (executed notebook, videos, journal)",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     args = parser.parse_args(argv)
 
@@ -165,10 +196,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # The kernel inherits the gateway from the environment, so no key is written into a cell.
     os.environ.update(env)
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    fmt = {"journal": str(work / "journal.db"), "videos": str(work / "videos"),
-           "tasks": args.tasks, "timeout": 90,
-           "show": "run.counts" if args.no_display else "run", "interval": args.interval}
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    fmt = {
+        "journal": str(work / "journal.db"),
+        "videos": str(work / "videos"),
+        "tasks": args.tasks,
+        "timeout": 90,
+        "show": "run.counts" if args.no_display else "run",
+        "interval": args.interval,
+    }
     cells = [new_code_cell(SETUP.format(**fmt))]
     baseline_idx = list(range(len(cells), len(cells) + args.cells))
     cells += [new_code_cell(TRIVIAL) for _ in baseline_idx]
@@ -186,8 +223,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cells.append(new_code_cell(GRID.format(n=min(6, args.tasks))))
     nb = new_notebook(cells=cells)
 
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(work)}})
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    )
     latency: dict[int, float] = {}
     sizes: dict[str, int] = {}
     began = time.perf_counter()
@@ -215,27 +253,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {
         "benchmark": "notebook_cost",
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
-        "params": {"tasks": args.tasks, "task_seconds": args.task_seconds,
-                   "poll_after_ms": args.poll_after_ms, "cells": args.cells, "gap": args.gap,
-                   "display": not args.no_display, "interval": args.interval},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "params": {
+            "tasks": args.tasks,
+            "task_seconds": args.task_seconds,
+            "poll_after_ms": args.poll_after_ms,
+            "cells": args.cells,
+            "gap": args.gap,
+            "display": not args.no_display,
+            "interval": args.interval,
+        },
         "idle": stats([latency[i] for i in baseline_idx]),
         "polling": stats([latency[i] for i in loaded_idx]),
-        "kernel_idle": stats([k for i in baseline_idx if (k := kernel_seconds(nb.cells[i])) is not None]),
-        "kernel_polling": stats([k for i in loaded_idx if (k := kernel_seconds(nb.cells[i])) is not None]),
+        "kernel_idle": stats(
+            [k for i in baseline_idx if (k := kernel_seconds(nb.cells[i])) is not None]
+        ),
+        "kernel_polling": stats(
+            [k for i in loaded_idx if (k := kernel_seconds(nb.cells[i])) is not None]
+        ),
         "start_cell_ms": round(latency[start_idx] * 1000, 1),
         "kernel_cpu_while_polling": {
             "cpu_s": round(loaded_end["cpu"], 3),
             "wall_s": round(loaded_end["wall"], 3),
             "share_of_one_core": round(loaded_end["cpu"] / loaded_end["wall"], 3)
-            if loaded_end["wall"] else None,
-            "rows_finished_by_then": args.tasks - loaded_end["counts"]["queued"]
-            - loaded_end["counts"]["in_progress"] - loaded_end["counts"]["waiting"]
+            if loaded_end["wall"]
+            else None,
+            "rows_finished_by_then": args.tasks
+            - loaded_end["counts"]["queued"]
+            - loaded_end["counts"]["in_progress"]
+            - loaded_end["counts"]["waiting"]
             - loaded_end["counts"]["submitting"],
         },
-        "run": {"counts": finished["counts"], "table_redraws": finished["redraws"],
-                "table_html_bytes": finished["table_html_bytes"]},
+        "run": {
+            "counts": finished["counts"],
+            "table_redraws": finished["redraws"],
+            "table_html_bytes": finished["table_html_bytes"],
+        },
         "notebook_bytes": sizes,
         "bytes_per_shown_video": round(per_video),
         "grid_bytes": sizes["after_grid"] - sizes["after_videos"],
@@ -257,15 +314,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("| trivial cell | p50 ms | p90 ms | max ms |")
     print("|---|---:|---:|---:|")
     print(f"| nothing running | {idle['p50_ms']} | {idle['p90_ms']} | {idle['max_ms']} |")
-    print(f"| {args.tasks} tasks polling | {busy['p50_ms']} | {busy['p90_ms']} | {busy['max_ms']} |")
+    print(
+        f"| {args.tasks} tasks polling | {busy['p50_ms']} | {busy['p90_ms']} | {busy['max_ms']} |"
+    )
     kidle, kbusy = result["kernel_idle"], result["kernel_polling"]
-    print(f"| kernel busy→idle, nothing running | {kidle['p50_ms']} | {kidle['p90_ms']} | {kidle['max_ms']} |")
-    print(f"| kernel busy→idle, {args.tasks} polling | {kbusy['p50_ms']} | {kbusy['p90_ms']} | {kbusy['max_ms']} |")
+    print(
+        f"| kernel busy→idle, nothing running | {kidle['p50_ms']} | {kidle['p90_ms']} | {kidle['max_ms']} |"
+    )
+    print(
+        f"| kernel busy→idle, {args.tasks} polling | {kbusy['p50_ms']} | {kbusy['p90_ms']} | {kbusy['max_ms']} |"
+    )
     print()
     print("| measure | value |")
     print("|---|---:|")
     print(f"| kernel CPU while polling (share of one core) | {cpu['share_of_one_core']} |")
-    print(f"| rows finished when the timed cells ended | {cpu['rows_finished_by_then']} of {args.tasks} |")
+    print(
+        f"| rows finished when the timed cells ended | {cpu['rows_finished_by_then']} of {args.tasks} |"
+    )
     print(f"| live table redraws over the whole run | {finished['redraws']} |")
     print(f"| live table HTML at the end | {finished['table_html_bytes']} B |")
     print(f"| saved notebook growth per shown video | {result['bytes_per_shown_video']} B |")

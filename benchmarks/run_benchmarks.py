@@ -67,8 +67,16 @@ TARGET_WALL_OVER_IDEAL = 1.1
 
 def _start_sandbox(n: int, scale: float, seed: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
-        [sys.executable, str(_HERE / "sandbox_proc.py"), "--n", str(n), "--scale", str(scale),
-         "--seed", str(seed)],
+        [
+            sys.executable,
+            str(_HERE / "sandbox_proc.py"),
+            "--n",
+            str(n),
+            "--scale",
+            str(scale),
+            "--seed",
+            str(seed),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -126,9 +134,23 @@ def run_contender(
         env = dict(os.environ, VIDEOGEN_API_KEY=where["api_key"], PYTHONPATH=str(_HERE.parent))
         started = time.time()
         proc = subprocess.run(
-            [sys.executable, str(_HERE / "contenders.py"), name, "--base-url", where["base_url"],
-             "--n", str(n), "--workdir", str(workdir), "--out", str(out),
-             "--deadline", str(deadline), "--interval", str(interval)],
+            [
+                sys.executable,
+                str(_HERE / "contenders.py"),
+                name,
+                "--base-url",
+                where["base_url"],
+                "--n",
+                str(n),
+                "--workdir",
+                str(workdir),
+                "--out",
+                str(out),
+                "--deadline",
+                str(deadline),
+                "--interval",
+                str(interval),
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -221,22 +243,27 @@ def _find(results: list[dict[str, Any]], name: str, n: int) -> dict[str, Any] | 
     return None
 
 
-def evaluate(results: list[dict[str, Any]], download: dict[str, Any] | None) -> list[dict[str, Any]]:
+def evaluate(
+    results: list[dict[str, Any]], download: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """Pass/fail of every target of issue 6 that this run measured."""
     checks: list[dict[str, Any]] = []
     big = _find(results, "videogen", 10_000)
     if big is not None:
         cpu = big["cpu_ms_per_poll"] or float("inf")
-        checks.append({
-            "target": "10,000 in flight: CPU < 2 ms per poll, peak RSS < 300 MB, no failures",
-            "measured": f"{cpu:.2f} ms/poll, {big['peak_rss_mb']:.0f} MB, "
-                        f"{big['failures']} failures",
-            "pass": cpu < TARGET_CPU_PER_POLL_S * 1000
-            and big["peak_rss_mb"] < TARGET_RSS_MB
-            and big["failures"] == 0,
-        })
-    pairs = [(n, name) for n in sorted({r["n"] for r in results})
-             for name in ("videogen", *EXPERIMENTS)]
+        checks.append(
+            {
+                "target": "10,000 in flight: CPU < 2 ms per poll, peak RSS < 300 MB, no failures",
+                "measured": f"{cpu:.2f} ms/poll, {big['peak_rss_mb']:.0f} MB, "
+                f"{big['failures']} failures",
+                "pass": cpu < TARGET_CPU_PER_POLL_S * 1000
+                and big["peak_rss_mb"] < TARGET_RSS_MB
+                and big["failures"] == 0,
+            }
+        )
+    pairs = [
+        (n, name) for n in sorted({r["n"] for r in results}) for name in ("videogen", *EXPERIMENTS)
+    ]
     for n, name in pairs:
         ours, theirs = _find(results, name, n), _find(results, "openai", n)
         if ours is None or theirs is None:
@@ -244,35 +271,39 @@ def evaluate(results: list[dict[str, Any]], download: dict[str, Any] | None) -> 
         who = "" if name == "videogen" else f" [{name}, experiment]"
         get_ratio = ours["poll_gets_per_task"] / theirs["poll_gets_per_task"]
         ours_p95, theirs_p95 = ours["lag_s"]["p95"], theirs["lag_s"]["p95"]
-        lag_ratio = (
-            ours_p95 / theirs_p95 if ours_p95 is not None and theirs_p95 else float("inf")
+        lag_ratio = ours_p95 / theirs_p95 if ours_p95 is not None and theirs_p95 else float("inf")
+        checks.append(
+            {
+                "target": f"N={n:,}: poll GETs/task <= 0.5 x openai-python's, p95 lag <= 1.5 x "
+                f"its{who}",
+                "measured": f"GETs {ours['poll_gets_per_task']:.1f} vs "
+                f"{theirs['poll_gets_per_task']:.1f} ({get_ratio:.2f}x); p95 lag "
+                f"{_s(ours_p95)} vs {_s(theirs_p95)} ({lag_ratio:.2f}x)",
+                "pass": get_ratio <= TARGET_GET_RATIO and lag_ratio <= TARGET_LAG_RATIO,
+            }
         )
-        checks.append({
-            "target": f"N={n:,}: poll GETs/task <= 0.5 x openai-python's, p95 lag <= 1.5 x "
-                      f"its{who}",
-            "measured": f"GETs {ours['poll_gets_per_task']:.1f} vs "
-                        f"{theirs['poll_gets_per_task']:.1f} ({get_ratio:.2f}x); p95 lag "
-                        f"{_s(ours_p95)} vs {_s(theirs_p95)} ({lag_ratio:.2f}x)",
-            "pass": get_ratio <= TARGET_GET_RATIO and lag_ratio <= TARGET_LAG_RATIO,
-        })
     mid = _find(results, "videogen", 1000)
     if mid is not None:
-        checks.append({
-            "target": "N=1,000: wall time / ideal < 1.1",
-            "measured": f"{mid['wall_over_ideal']:.3f} ({mid['wall_s']:.1f} s / "
-                        f"{mid['ideal_s']:.1f} s)",
-            "pass": mid["wall_over_ideal"] < TARGET_WALL_OVER_IDEAL,
-        })
+        checks.append(
+            {
+                "target": "N=1,000: wall time / ideal < 1.1",
+                "measured": f"{mid['wall_over_ideal']:.3f} ({mid['wall_s']:.1f} s / "
+                f"{mid['ideal_s']:.1f} s)",
+                "pass": mid["wall_over_ideal"] < TARGET_WALL_OVER_IDEAL,
+            }
+        )
     if download and "error" not in download:
-        checks.append({
-            "target": "download >= 80 % of curl, RSS growth < 50 MB (500 MB file)",
-            "measured": f"{download['ratio']:.0%} of curl "
-                        f"({download['videogen_mb_per_s']:.0f} vs "
-                        f"{download['curl_mb_per_s']:.0f} MB/s), "
-                        f"+{download['videogen_rss_growth_mb']:.1f} MB",
-            "pass": download["ratio"] >= TARGET_DOWNLOAD_RATIO
-            and download["videogen_rss_growth_mb"] < TARGET_DOWNLOAD_RSS_MB,
-        })
+        checks.append(
+            {
+                "target": "download >= 80 % of curl, RSS growth < 50 MB (500 MB file)",
+                "measured": f"{download['ratio']:.0%} of curl "
+                f"({download['videogen_mb_per_s']:.0f} vs "
+                f"{download['curl_mb_per_s']:.0f} MB/s), "
+                f"+{download['videogen_rss_growth_mb']:.1f} MB",
+                "pass": download["ratio"] >= TARGET_DOWNLOAD_RATIO
+                and download["videogen_rss_growth_mb"] < TARGET_DOWNLOAD_RSS_MB,
+            }
+        )
     return checks
 
 
@@ -308,8 +339,11 @@ def machine() -> dict[str, Any]:
             "openai": openai.__version__,
             "requests": requests.__version__,
             "aiohttp": aiohttp.__version__,
-            "curl": subprocess.run(["curl", "--version"], capture_output=True, text=True)
-            .stdout.split("\n", 1)[0] if shutil.which("curl") else None,
+            "curl": subprocess.run(
+                ["curl", "--version"], capture_output=True, text=True
+            ).stdout.split("\n", 1)[0]
+            if shutil.which("curl")
+            else None,
         },
     }
 
@@ -382,14 +416,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=None, help="task counts, e.g. 100,1000,10000")
     parser.add_argument("--quick", action="store_true", help="N = 100 and 1,000, short tasks")
-    parser.add_argument("--scale", type=float, default=None,
-                        help="longest task duration in seconds (default 60, quick 12)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="longest task duration in seconds (default 60, quick 12)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--naive-interval", type=float, default=5.0)
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--defaults-sizes", default="100",
-                        help="sizes at which the all-defaults videogen run happens (its lane "
-                             "of 16 makes big N take N/16 task durations)")
+    parser.add_argument(
+        "--defaults-sizes",
+        default="100",
+        help="sizes at which the all-defaults videogen run happens (its lane "
+        "of 16 makes big N take N/16 task durations)",
+    )
     parser.add_argument("--download-mb", type=int, default=500)
     parser.add_argument("--download-repeat", type=int, default=None)
     parser.add_argument("--no-download", action="store_true")
@@ -397,8 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None, help="result file stem (default: the date)")
     args = parser.parse_args(argv)
 
-    sizes = [int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,10000"))
-             .split(",")]
+    sizes = [
+        int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,10000")).split(",")
+    ]
     scale = args.scale if args.scale is not None else (12.0 if args.quick else 60.0)
     repeat = args.download_repeat or (1 if args.quick else 5)
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -411,9 +453,14 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
-        "config": {"sizes": sizes, "scale": scale, "seed": args.seed,
-                   "naive_interval": args.naive_interval, "contenders": contenders,
-                   "quick": args.quick},
+        "config": {
+            "sizes": sizes,
+            "scale": scale,
+            "seed": args.seed,
+            "naive_interval": args.naive_interval,
+            "contenders": contenders,
+            "quick": args.quick,
+        },
         "results": [],
     }
     for n in sizes:
@@ -423,19 +470,27 @@ def main(argv: list[str] | None = None) -> int:
             # the all-defaults run works through N/16 waves of tasks
             deadline = scale * (4 + (n / 16 if name == "videogen-defaults" else 0)) + 120
             print(f"[{time.time() - began:6.0f} s] N={n:,} {name} ...", flush=True)
-            result = run_contender(name, n, scale=scale, seed=args.seed,
-                                   interval=args.naive_interval, deadline=deadline)
+            result = run_contender(
+                name,
+                n,
+                scale=scale,
+                seed=args.seed,
+                interval=args.naive_interval,
+                deadline=deadline,
+            )
             report["results"].append(result)
             if "error" in result:
                 print(f"    error: {result['error'][-400:]}", flush=True)
             else:
-                print(f"    wall/ideal {result['wall_over_ideal']:.3f}, "
-                      f"poll GETs/task {result['poll_gets_per_task']:.1f}, "
-                      f"lag p95 {_s(result['lag_s']['p95'])} s, "
-                      f"CPU {result['cpu_ms_per_task']:.1f} ms/task, "
-                      f"RSS {result['peak_rss_mb']:.0f} MB, failures {result['failures']}, "
-                      f"submits took {result['submit_span_s'] or 0:.1f} s",
-                      flush=True)
+                print(
+                    f"    wall/ideal {result['wall_over_ideal']:.3f}, "
+                    f"poll GETs/task {result['poll_gets_per_task']:.1f}, "
+                    f"lag p95 {_s(result['lag_s']['p95'])} s, "
+                    f"CPU {result['cpu_ms_per_task']:.1f} ms/task, "
+                    f"RSS {result['peak_rss_mb']:.0f} MB, failures {result['failures']}, "
+                    f"submits took {result['submit_span_s'] or 0:.1f} s",
+                    flush=True,
+                )
     if not args.no_download:
         print(f"[{time.time() - began:6.0f} s] download {args.download_mb} MB ...", flush=True)
         report["download"] = measure_download(args.download_mb, repeat)

@@ -66,7 +66,9 @@ def client_options(tmp_path: pathlib.Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def make_client(client_options: dict[str, Any]) -> AsyncIterator[Callable[..., vg.AsyncClient]]:
+async def make_client(
+    client_options: dict[str, Any],
+) -> AsyncIterator[Callable[..., vg.AsyncClient]]:
     """``make_client(sandbox, **options)``: an ``AsyncClient`` on the test's loop, closed after."""
     clients: list[vg.AsyncClient] = []
 

@@ -33,7 +33,9 @@ FAST_POLL = vg.PollPolicy(min_delay=0.05, max_delay=0.5, fine_interval=0.05, fin
 FAST_RETRY = RetryPolicy(base_delay=0.02, max_delay=0.2, jitter=0.0)
 
 
-def small(prompt: str = "a paper boat in the rain", model: str = "kling-v1", **fields: Any) -> vg.VideoRequest:
+def small(
+    prompt: str = "a paper boat in the rain", model: str = "kling-v1", **fields: Any
+) -> vg.VideoRequest:
     """A request for a tiny, quick video."""
     fields.setdefault("size", "160x90")
     fields.setdefault("duration", 1)
@@ -54,7 +56,9 @@ def decode_video(path: str | pathlib.Path) -> dict[str, Any]:
     return {"frames": frames, "width": width, "height": height}
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
+async def wait_for(
+    predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02
+) -> None:
     """Wait (bounded) until ``predicate()`` is true."""
     deadline = time.monotonic() + timeout
     while not predicate():

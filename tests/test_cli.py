@@ -24,9 +24,12 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
 def filled_journal(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     journal = tmp / "journal.sqlite"
-    with vg.sandbox.start(task_seconds=0.2) as sandbox, vg.Client(
-        sandbox.base_url, sandbox.api_key, journal=journal, output_dir=tmp / "videos"
-    ) as client:
+    with (
+        vg.sandbox.start(task_seconds=0.2) as sandbox,
+        vg.Client(
+            sandbox.base_url, sandbox.api_key, journal=journal, output_dir=tmp / "videos"
+        ) as client,
+    ):
         result = client.generate(
             vg.VideoRequest(model="kling-v1", prompt="a paper boat", duration=1, size="160x90")
         )
@@ -41,6 +44,19 @@ def test_runs_lists_the_journal(filled_journal):
     assert lines[0].split()[:4] == ["id", "when", "model", "state"]
     assert "kling-v1" in lines[1] and "downloaded" in lines[1]
     assert str(result.path) in lines[1]
+
+
+def test_runs_filters_by_entry_state(filled_journal):
+    journal, _ = filled_journal
+    done = cli("runs", "--journal", str(journal), "--state", "downloaded", "--state", "sending")
+    assert done.returncode == 0, done.stderr
+    assert "downloaded" in done.stdout.splitlines()[1]
+    pending = cli("runs", "--journal", str(journal), "--state", "submit_unknown")
+    assert pending.returncode == 0 and len(pending.stdout.splitlines()) == 1  # header only
+    # a state that does not exist is an error naming the real ones, not an empty list
+    bad = cli("runs", "--journal", str(journal), "--state", "done")
+    assert bad.returncode == 2
+    assert "invalid choice: 'done'" in bad.stderr and "timed_out" in bad.stderr
 
 
 def test_runs_without_a_journal_says_so(tmp_path):

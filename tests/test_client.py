@@ -130,8 +130,9 @@ def test_blocking_client_in_plain_script(sandbox, client_options):
         done = client.wait(task, timeout=10)
         path = client.download(done)
         assert decode_video(path)["frames"] > 0
-        run = client.compare(prompt=["a", "b"], models=["kling-v1", "sora-2"], size="160x90",
-                             duration=1)
+        run = client.compare(
+            prompt=["a", "b"], models=["kling-v1", "sora-2"], size="160x90", duration=1
+        )
         run.wait(20)
         assert len(run.results) == 4 and all(r.ok for r in run.results)
 
@@ -187,8 +188,14 @@ async def test_validation_before_any_request(sandbox, make_client):
 
 def test_options_are_checked(sandbox):
     with pytest.raises(vg.ValidationError):
-        vg.AsyncClient(sandbox.base_url, sandbox.api_key, journal=None, poll=FAST_POLL,
-                       retry=FAST_RETRY, timeout=-1)
+        vg.AsyncClient(
+            sandbox.base_url,
+            sandbox.api_key,
+            journal=None,
+            poll=FAST_POLL,
+            retry=FAST_RETRY,
+            timeout=-1,
+        )
 
 
 def test_blocking_clients_left_open_are_closed_at_exit(tmp_path):
@@ -207,7 +214,8 @@ def test_blocking_clients_left_open_are_closed_at_exit(tmp_path):
         print(client.models()[:1])
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "Unclosed" not in done.stderr

@@ -74,21 +74,49 @@ UNIFIED_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ),
     (
         "fields new-api ignores are folded into metadata",
-        {"model": "kling-v1", "prompt": "p", "width": 1280, "height": 720, "fps": 30,
-         "seed": 20231234, "n": 1, "response_format": "url", "user": "user-1234",
-         "quality": "hd"},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "width": 1280,
+            "height": 720,
+            "fps": 30,
+            "seed": 20231234,
+            "n": 1,
+            "response_format": "url",
+            "user": "user-1234",
+            "quality": "hd",
+        },
         {},
-        {"model": "kling-v1", "prompt": "p",
-         "metadata": {"width": 1280, "height": 720, "fps": 30, "seed": 20231234, "n": 1,
-                      "response_format": "url", "user": "user-1234", "quality": "hd"}},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "metadata": {
+                "width": 1280,
+                "height": 720,
+                "fps": 30,
+                "seed": 20231234,
+                "n": 1,
+                "response_format": "url",
+                "user": "user-1234",
+                "quality": "hd",
+            },
+        },
     ),
     (
         "a key the user already put in metadata wins over a folded one",
-        {"model": "kling-v1", "prompt": "p", "seed": 1, "fps": 24,
-         "metadata": {"seed": 99, "negative_prompt": "blur"}},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "seed": 1,
+            "fps": 24,
+            "metadata": {"seed": 99, "negative_prompt": "blur"},
+        },
         {},
-        {"model": "kling-v1", "prompt": "p",
-         "metadata": {"seed": 99, "negative_prompt": "blur", "fps": 24}},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "metadata": {"seed": 99, "negative_prompt": "blur", "fps": 24},
+        },
     ),
     (
         "top_level pins a field",
@@ -98,11 +126,23 @@ UNIFIED_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ),
     (
         "metadata passes through unchanged",
-        {"model": "kling-v1", "prompt": "p",
-         "metadata": {"camera_control": {"type": "simple", "config": {"zoom": 5}}, "style": "anime"}},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "metadata": {
+                "camera_control": {"type": "simple", "config": {"zoom": 5}},
+                "style": "anime",
+            },
+        },
         {},
-        {"model": "kling-v1", "prompt": "p",
-         "metadata": {"camera_control": {"type": "simple", "config": {"zoom": 5}}, "style": "anime"}},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "metadata": {
+                "camera_control": {"type": "simple", "config": {"zoom": 5}},
+                "style": "anime",
+            },
+        },
     ),
     (
         "aspect_ratio top-level for uniall and as size for new-api",
@@ -118,24 +158,53 @@ UNIFIED_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ),
     (
         "image to video with first and last frame; media as given",
-        {"model": "kling-v1", "prompt": "p", "image": URL_IMG, "last_image": URL_LAST,
-         "images": (URL_IMG, URL_LAST), "input_reference": URL_IMG},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "image": URL_IMG,
+            "last_image": URL_LAST,
+            "images": (URL_IMG, URL_LAST),
+            "input_reference": URL_IMG,
+        },
         {},
-        {"model": "kling-v1", "prompt": "p", "image": URL_IMG, "images": [URL_IMG, URL_LAST],
-         "input_reference": URL_IMG, "last_image": URL_LAST},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "image": URL_IMG,
+            "images": [URL_IMG, URL_LAST],
+            "input_reference": URL_IMG,
+            "last_image": URL_LAST,
+        },
     ),
     (
         "extra_body top-level (uniall) and mirrored under metadata (new-api); metadata wins",
-        {"model": "kling-v3-std-audio", "image": URL_IMG, "duration": 10,
-         "metadata": {"cfg_scale": 0.9},
-         "extra_body": {"multi_prompt": [{"prompt": "a"}, {"prompt": "b"}], "cfg_scale": 0.5,
-                        "shot_type": "customize"}},
+        {
+            "model": "kling-v3-std-audio",
+            "image": URL_IMG,
+            "duration": 10,
+            "metadata": {"cfg_scale": 0.9},
+            "extra_body": {
+                "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}],
+                "cfg_scale": 0.5,
+                "shot_type": "customize",
+            },
+        },
         {},
-        {"model": "kling-v3-std-audio", "image": URL_IMG, "duration": 10,
-         "metadata": {"cfg_scale": 0.9, "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}],
-                      "shot_type": "customize"},
-         "extra_body": {"multi_prompt": [{"prompt": "a"}, {"prompt": "b"}], "cfg_scale": 0.5,
-                        "shot_type": "customize"}},
+        {
+            "model": "kling-v3-std-audio",
+            "image": URL_IMG,
+            "duration": 10,
+            "metadata": {
+                "cfg_scale": 0.9,
+                "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}],
+                "shot_type": "customize",
+            },
+            "extra_body": {
+                "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}],
+                "cfg_scale": 0.5,
+                "shot_type": "customize",
+            },
+        },
     ),
     (
         "mirror_extra_body=False keeps extra_body out of metadata",
@@ -156,7 +225,9 @@ UNIFIED_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ("fields", "options", "expected"),
     [pytest.param(f, o, e, id=name) for name, f, o, e in UNIFIED_CASES],
 )
-def test_unified_bodies(fields: dict[str, Any], options: dict[str, Any], expected: dict[str, Any]) -> None:
+def test_unified_bodies(
+    fields: dict[str, Any], options: dict[str, Any], expected: dict[str, Any]
+) -> None:
     req = VideoRequest(**fields)
     before = req.to_dict()
     for dialect in (UnifiedDialect(**options), get_dialect("unified", **options)):
@@ -168,17 +239,24 @@ def test_unified_bodies(fields: dict[str, Any], options: dict[str, Any], expecte
 
 
 def test_unified_types_on_the_wire() -> None:
-    body = UnifiedDialect().build_submit(
-        VideoRequest(model="m", prompt="p", duration=5, seconds=5)
-    ).json
+    body = (
+        UnifiedDialect()
+        .build_submit(VideoRequest(model="m", prompt="p", duration=5, seconds=5))
+        .json
+    )
     assert body is not None
     assert type(body["duration"]) is int and type(body["seconds"]) is str
     assert json.dumps(body) == '{"model": "m", "prompt": "p", "duration": 5, "seconds": "5"}'
 
 
 def test_unified_body_is_a_copy() -> None:
-    req = VideoRequest(model="m", prompt="p", seed=1, metadata={"style": "anime"},
-                       extra_body={"multi_prompt": [{"prompt": "x"}]})
+    req = VideoRequest(
+        model="m",
+        prompt="p",
+        seed=1,
+        metadata={"style": "anime"},
+        extra_body={"multi_prompt": [{"prompt": "x"}]},
+    )
     before = req.to_dict()
     body = UnifiedDialect().build_submit(req).json
     assert body is not None
@@ -190,7 +268,10 @@ def test_unified_body_is_a_copy() -> None:
 
 def test_unified_routes() -> None:
     dialect = UnifiedDialect()
-    assert dialect.poll_paths("task_abc") == ["/v1/video/generations/task_abc", "/v1/videos/task_abc"]
+    assert dialect.poll_paths("task_abc") == [
+        "/v1/video/generations/task_abc",
+        "/v1/videos/task_abc",
+    ]
     assert dialect.content_path("task_abc") == "/v1/videos/task_abc/content"
     assert dialect.build_cancel("task_abc") is None
     # LiteLLM-style ids carry base64: one path segment, escaped
@@ -207,9 +288,11 @@ def test_unified_top_level_rejects_unknown_fields(option: Any) -> None:
 
 
 def test_unified_top_level_accepts_a_single_name() -> None:
-    body = UnifiedDialect(top_level="user").build_submit(
-        VideoRequest(model="m", prompt="p", user="u1")
-    ).json
+    body = (
+        UnifiedDialect(top_level="user")
+        .build_submit(VideoRequest(model="m", prompt="p", user="u1"))
+        .json
+    )
     assert body == {"model": "m", "prompt": "p", "user": "u1"}
 
 
@@ -248,10 +331,21 @@ OPENAI_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ),
     (
         "unused fields folded into metadata, user metadata wins",
-        {"model": "sora-2", "prompt": "p", "size": "1792x1024", "seed": 3, "quality": "hd",
-         "aspect_ratio": "16:9", "metadata": {"quality": "standard"}},
-        {"model": "sora-2", "prompt": "p", "size": "1792x1024",
-         "metadata": {"quality": "standard", "aspect_ratio": "16:9", "seed": 3}},
+        {
+            "model": "sora-2",
+            "prompt": "p",
+            "size": "1792x1024",
+            "seed": 3,
+            "quality": "hd",
+            "aspect_ratio": "16:9",
+            "metadata": {"quality": "standard"},
+        },
+        {
+            "model": "sora-2",
+            "prompt": "p",
+            "size": "1792x1024",
+            "metadata": {"quality": "standard", "aspect_ratio": "16:9", "seed": 3},
+        },
     ),
     (
         "extra_body merges into the top level (as the OpenAI SDK does)",
@@ -273,8 +367,9 @@ def test_openai_json_bodies(fields: dict[str, Any], expected: dict[str, Any]) ->
 
 
 def test_openai_multipart_for_a_local_image() -> None:
-    req = VideoRequest(model="sora-2", prompt="a boat", seconds=4, size="1280x720",
-                       input_reference=PNG_URI, seed=5)
+    req = VideoRequest(
+        model="sora-2", prompt="a boat", seconds=4, size="1280x720", input_reference=PNG_URI, seed=5
+    )
     wire = OpenAIDialect().build_submit(req)
     assert wire.json is None and wire.form is not None
     mime, sent_bytes = split_data_uri(req.input_reference or "", "input_reference")
@@ -284,8 +379,12 @@ def test_openai_multipart_for_a_local_image() -> None:
         FormPart(name="seconds", value="4"),
         FormPart(name="size", value="1280x720"),
         FormPart(name="metadata", value='{"seed": 5}'),
-        FormPart(name="input_reference", value=sent_bytes, filename="input_reference.png",
-                 content_type="image/png"),
+        FormPart(
+            name="input_reference",
+            value=sent_bytes,
+            filename="input_reference.png",
+            content_type="image/png",
+        ),
     ]
     assert mime == "image/png"
     assert Image.open(io.BytesIO(sent_bytes)).size == (4, 4)
@@ -297,7 +396,10 @@ def test_openai_image_maps_to_input_reference_and_jpeg_gets_jpg() -> None:
     assert wire.form is not None
     file_part = wire.form[-1]
     assert (file_part.name, file_part.filename, file_part.content_type) == (
-        "input_reference", "input_reference.jpg", "image/jpeg")
+        "input_reference",
+        "input_reference.jpg",
+        "image/jpeg",
+    )
     assert Image.open(io.BytesIO(file_part.value)).format == "JPEG"  # type: ignore[arg-type]
     assert [p.name for p in wire.form] == ["model", "prompt", "input_reference"]
 
@@ -322,7 +424,9 @@ def test_openai_routes_and_cancel() -> None:
     dialect = OpenAIDialect()
     assert dialect.poll_paths("video_68d") == ["/v1/videos/video_68d"]
     assert dialect.content_path("video_68d") == "/v1/videos/video_68d/content"
-    assert dialect.build_cancel("video_68d") == WireRequest(method="DELETE", path="/v1/videos/video_68d")
+    assert dialect.build_cancel("video_68d") == WireRequest(
+        method="DELETE", path="/v1/videos/video_68d"
+    )
 
 
 async def test_openai_form_parts_arrive_as_multipart_over_http() -> None:
@@ -353,11 +457,13 @@ async def test_openai_form_parts_arrive_as_multipart_over_http() -> None:
         )
         form = aiohttp.FormData()
         for part in wire.form or []:
-            form.add_field(part.name, part.value, filename=part.filename,
-                           content_type=part.content_type)
-        async with aiohttp.ClientSession() as session, session.post(
-            f"http://127.0.0.1:{port}{wire.path}", data=form
-        ) as response:
+            form.add_field(
+                part.name, part.value, filename=part.filename, content_type=part.content_type
+            )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}{wire.path}", data=form) as response,
+        ):
             assert response.status == 200
     finally:
         await runner.cleanup()
@@ -373,36 +479,74 @@ async def test_openai_form_parts_arrive_as_multipart_over_http() -> None:
 KLING_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "seed 003 text-to-video: duration is a string",
-        {"model": "kling-v3-std-silent", "prompt": "camera moves", "aspect_ratio": "16:9",
-         "duration": 5, "extra_body": {"cfg_scale": 0.5, "shot_type": "customize",
-                                       "negative_prompt": "blur"}},
-        {"model": "kling-v3-std-silent", "prompt": "camera moves", "aspect_ratio": "16:9",
-         "duration": "5", "extra_body": {"cfg_scale": 0.5, "shot_type": "customize",
-                                         "negative_prompt": "blur"}},
+        {
+            "model": "kling-v3-std-silent",
+            "prompt": "camera moves",
+            "aspect_ratio": "16:9",
+            "duration": 5,
+            "extra_body": {"cfg_scale": 0.5, "shot_type": "customize", "negative_prompt": "blur"},
+        },
+        {
+            "model": "kling-v3-std-silent",
+            "prompt": "camera moves",
+            "aspect_ratio": "16:9",
+            "duration": "5",
+            "extra_body": {"cfg_scale": 0.5, "shot_type": "customize", "negative_prompt": "blur"},
+        },
     ),
     (
         "seed 003 first-and-last frame",
-        {"model": "kling-v3-pro-silent", "prompt": "keep identity", "image": URL_IMG,
-         "last_image": URL_LAST, "duration": 8,
-         "extra_body": {"cfg_scale": 0.5, "shot_type": "customize"}},
-        {"model": "kling-v3-pro-silent", "prompt": "keep identity", "image": URL_IMG,
-         "last_image": URL_LAST, "duration": "8",
-         "extra_body": {"cfg_scale": 0.5, "shot_type": "customize"}},
+        {
+            "model": "kling-v3-pro-silent",
+            "prompt": "keep identity",
+            "image": URL_IMG,
+            "last_image": URL_LAST,
+            "duration": 8,
+            "extra_body": {"cfg_scale": 0.5, "shot_type": "customize"},
+        },
+        {
+            "model": "kling-v3-pro-silent",
+            "prompt": "keep identity",
+            "image": URL_IMG,
+            "last_image": URL_LAST,
+            "duration": "8",
+            "extra_body": {"cfg_scale": 0.5, "shot_type": "customize"},
+        },
     ),
     (
         "seed 003 multi_prompt without prompt",
-        {"model": "kling-v3-std-audio", "image": URL_IMG, "duration": 10,
-         "extra_body": {"multi_prompt": [{"prompt": "a"}, {"prompt": "b"}], "shot_type": "customize"}},
-        {"model": "kling-v3-std-audio", "image": URL_IMG, "duration": "10",
-         "extra_body": {"multi_prompt": [{"prompt": "a"}, {"prompt": "b"}], "shot_type": "customize"}},
+        {
+            "model": "kling-v3-std-audio",
+            "image": URL_IMG,
+            "duration": 10,
+            "extra_body": {
+                "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}],
+                "shot_type": "customize",
+            },
+        },
+        {
+            "model": "kling-v3-std-audio",
+            "image": URL_IMG,
+            "duration": "10",
+            "extra_body": {
+                "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}],
+                "shot_type": "customize",
+            },
+        },
     ),
     (
         "metadata vendor fields move into extra_body; extra_body keeps its own",
-        {"model": "kling-v1", "prompt": "p",
-         "metadata": {"negative_prompt": "blur", "cfg_scale": 0.9},
-         "extra_body": {"cfg_scale": 0.5}},
-        {"model": "kling-v1", "prompt": "p",
-         "extra_body": {"negative_prompt": "blur", "cfg_scale": 0.5}},
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "metadata": {"negative_prompt": "blur", "cfg_scale": 0.9},
+            "extra_body": {"cfg_scale": 0.5},
+        },
+        {
+            "model": "kling-v1",
+            "prompt": "p",
+            "extra_body": {"negative_prompt": "blur", "cfg_scale": 0.5},
+        },
     ),
     (
         "WxH size reduced by gcd",
@@ -493,8 +637,11 @@ def test_get_dialect_names() -> None:
 
 @pytest.mark.parametrize(
     ("name", "options", "text"),
-    [("auto", {}, "client"), ("veo", {}, "unified, openai, kling"),
-     ("kling", {"top_level": ("seed",)}, "bad option")],
+    [
+        ("auto", {}, "client"),
+        ("veo", {}, "unified, openai, kling"),
+        ("kling", {"top_level": ("seed",)}, "bad option"),
+    ],
 )
 def test_get_dialect_errors(name: str, options: dict[str, Any], text: str) -> None:
     with pytest.raises(ValidationError) as info:
@@ -508,8 +655,9 @@ def test_wire_request_checks() -> None:
     with pytest.raises(ValueError):
         WireRequest(method="POST", path="v1/videos")
     with pytest.raises(ValueError):
-        WireRequest(method="POST", path="/v1/videos", json={"a": 1},
-                    form=[FormPart(name="a", value="1")])
+        WireRequest(
+            method="POST", path="/v1/videos", json={"a": 1}, form=[FormPart(name="a", value="1")]
+        )
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ import pytest
 
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.task import Result, Task, TaskStatus
+from videogen_nb.core.text import shorten
 from videogen_nb.display import video as video_mod
-from videogen_nb.display.html import attrs_html, escape, json_for_script, tag, truncate
+from videogen_nb.display.html import attrs_html, escape, json_for_script, tag
 from videogen_nb.display.video import (
     EMBED_LIMIT,
     VideoDisplay,
@@ -78,14 +79,17 @@ def workdir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.
 
 def test_html_helpers_escape_everything() -> None:
     assert escape(HOSTILE) == "&lt;img src=x onerror=alert(1)&gt;"
-    assert escape('"q" & \'s\'') == "&quot;q&quot; &amp; &#x27;s&#x27;"
+    assert escape("\"q\" & 's'") == "&quot;q&quot; &amp; &#x27;s&#x27;"
     assert attrs_html(class_="a", data_cell=3, hidden=True, alt=None, x=False) == (
-        ' class="a" data-cell="3" hidden')
+        ' class="a" data-cell="3" hidden'
+    )
     assert tag("p", HOSTILE, title='x" onmouseover="y') == (
-        '<p title="x&quot; onmouseover=&quot;y">&lt;img src=x onerror=alert(1)&gt;</p>')
-    assert truncate("abcdef", 4) == "abc…" and truncate("abc", 4) == "abc"
+        '<p title="x&quot; onmouseover=&quot;y">&lt;img src=x onerror=alert(1)&gt;</p>'
+    )
+    assert shorten("abcdef", 4) == "abc…" and shorten("abc", 4) == "abc"
     assert json_for_script({"p": "</script><!--" + HOSTILE}) == (
-        '{"p":"\\u003c/script\\u003e\\u003c!--\\u003cimg src=x onerror=alert(1)\\u003e"}')
+        '{"p":"\\u003c/script\\u003e\\u003c!--\\u003cimg src=x onerror=alert(1)\\u003e"}'
+    )
 
 
 def test_small_file_is_embedded_with_a_poster(workdir: pathlib.Path) -> None:
@@ -114,8 +118,9 @@ def test_large_file_under_the_notebook_is_linked(workdir: pathlib.Path) -> None:
     assert Elements(show(small, embed=False)._repr_html_()).first("video")["src"] == "small.mp4"
 
 
-def test_large_file_outside_the_notebook_is_not_embedded(workdir: pathlib.Path,
-                                                        tmp_path: pathlib.Path) -> None:
+def test_large_file_outside_the_notebook_is_not_embedded(
+    workdir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     path = make_mp4(tmp_path / "elsewhere" / "big.mp4", pad=EMBED_LIMIT)
     page = show(path)._repr_html_()
     parsed = Elements(page)
@@ -166,8 +171,14 @@ def test_result_html_ok_has_video_and_escaped_caption(workdir: pathlib.Path) -> 
     parsed = Elements(page)
     assert "img" not in parsed.names(), "the hostile prompt became markup"
     text = "".join(parsed.text)
-    for piece in ("kling" + HOSTILE, "seed 3", "5 s video", "made in 41.2 s", "completed",
-                  "a dog " + HOSTILE):
+    for piece in (
+        "kling" + HOSTILE,
+        "seed 3",
+        "5 s video",
+        "made in 41.2 s",
+        "completed",
+        "a dog " + HOSTILE,
+    ):
         assert piece in text
     assert parsed.first("video")["src"].startswith("data:video/mp4;base64,")
 
@@ -188,8 +199,9 @@ def test_result_html_pending_and_remote(workdir: pathlib.Path) -> None:
     text = "".join(Elements(result_html(queued)).text)
     assert "queued" in text and "40%" in text
     assert "pending" in "".join(Elements(result_html(_result())).text)
-    remote = _result(task=Task(id="t", status=TaskStatus.COMPLETED,
-                               video_url="https://cdn.example/a.mp4"))
+    remote = _result(
+        task=Task(id="t", status=TaskStatus.COMPLETED, video_url="https://cdn.example/a.mp4")
+    )
     assert Elements(result_html(remote)).first("video")["src"] == "https://cdn.example/a.mp4"
 
 

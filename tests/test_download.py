@@ -125,7 +125,9 @@ async def test_plain_download_is_atomic_and_hashed(env, tmp_path: pathlib.Path) 
     t = env["transport"](base)
     dest = tmp_path / "out" / "clip.mp4"
     calls: list[tuple[int, int | None]] = []
-    info = await stream_to_file(t, base + "/v.mp4", dest, progress=lambda d, n: calls.append((d, n)))
+    info = await stream_to_file(
+        t, base + "/v.mp4", dest, progress=lambda d, n: calls.append((d, n))
+    )
     assert isinstance(info, DownloadInfo)
     assert dest.read_bytes() == VIDEO
     assert info.size == len(VIDEO) and info.path == dest
@@ -306,7 +308,9 @@ async def test_expired_url_is_flagged(env, tmp_path: pathlib.Path, status: int) 
     server = env["server"]()
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.Response(status=status, text="<Error><Code>AccessDenied</Code>Request has expired</Error>")
+        return web.Response(
+            status=status, text="<Error><Code>AccessDenied</Code>Request has expired</Error>"
+        )
 
     server.route("/v.mp4", handler)
     base = await server.start()

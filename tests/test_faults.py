@@ -31,7 +31,11 @@ def _assert_all_done(run: vg.Run) -> None:
 @pytest.mark.parametrize("as_date", [False, True], ids=["seconds", "http-date"])
 async def test_429_on_submit_pauses_whole_lane_and_narrows_it(make_sandbox, make_client, as_date):
     sandbox = make_sandbox(
-        task_seconds=0.3, rate_limit=1, rate_limit_on="post", retry_after=1, retry_after_date=as_date
+        task_seconds=0.3,
+        rate_limit=1,
+        rate_limit_on="post",
+        retry_after=1,
+        retry_after_date=as_date,
     )
     client = make_client(sandbox, concurrency=4)
     lane = client.lanes.gateway
@@ -100,7 +104,9 @@ async def test_502_on_submit_is_an_unknown_outcome_for_that_row_only(make_sandbo
     run = client.run(_requests(3))
     await run
     assert [row.state for row in run.rows] == [
-        RowState.SUBMIT_UNKNOWN, RowState.DONE, RowState.DONE
+        RowState.SUBMIT_UNKNOWN,
+        RowState.DONE,
+        RowState.DONE,
     ]
     assert "502 Bad Gateway" in str(run.results[0].error)
     assert sandbox.tasks_created == 2
@@ -222,14 +228,12 @@ async def test_status_flapping_back_to_queued(make_sandbox, make_client):
     client = make_client(sandbox)
     seen: list[list[str]] = [[], []]
     run = client.run(_requests(2))
-    run.add_listener(
-        lambda i: seen[i].append(run.rows[i].state.value) if i is not None else None
-    )
+    run.add_listener(lambda i: seen[i].append(run.rows[i].state.value) if i is not None else None)
     await run
     _assert_all_done(run)
     assert sandbox.stats(include_tasks=False)["faults"]["flap"] >= 1
     # the live table followed the gateway back to queued, and on to the end
-    assert any("in_progress" in s and "queued" in s[s.index("in_progress"):] for s in seen)
+    assert any("in_progress" in s and "queued" in s[s.index("in_progress") :] for s in seen)
     assert sandbox.tasks_created == 2
 
 

@@ -29,19 +29,29 @@ class RecordingComm(BaseComm):
         self.published: list[tuple[str, Any, list[bytes]]] = []
         super().__init__(*args, **kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
         self.published.append((msg_type, data, [bytes(b) for b in buffers or []]))
 
     def custom(self) -> list[tuple[dict[str, Any], list[bytes]]]:
         """The custom messages sent with ``widget.send``."""
-        return [(d["content"], b) for t, d, b in self.published
-                if t == "comm_msg" and d.get("method") == "custom"]
+        return [
+            (d["content"], b)
+            for t, d, b in self.published
+            if t == "comm_msg" and d.get("method") == "custom"
+        ]
 
     def updates(self) -> list[tuple[dict[str, Any], list[bytes]]]:
         """The state updates (traitlet changes)."""
-        return [(d, b) for t, d, b in self.published
-                if t == "comm_msg" and d.get("method") == "update"]
+        return [
+            (d, b) for t, d, b in self.published if t == "comm_msg" and d.get("method") == "update"
+        ]
 
 
 @pytest.fixture
@@ -65,17 +75,23 @@ def videos(tmp_path: pathlib.Path) -> dict[str, pathlib.Path]:
     }
 
 
-def done(model: str, prompt: str, path: pathlib.Path, *, seed: int | None = None,
-         elapsed: float = 12.5) -> Result:
+def done(
+    model: str, prompt: str, path: pathlib.Path, *, seed: int | None = None, elapsed: float = 12.5
+) -> Result:
     req = VideoRequest(model=model, prompt=prompt, seed=seed, duration=5)
-    return Result(request=req, task=Task(id=f"t-{model}-{seed}", status=TaskStatus.COMPLETED),
-                  path=path, elapsed=elapsed)
+    return Result(
+        request=req,
+        task=Task(id=f"t-{model}-{seed}", status=TaskStatus.COMPLETED),
+        path=path,
+        elapsed=elapsed,
+    )
 
 
 def pending(model: str, prompt: str, progress: int | None = 40) -> Result:
     req = VideoRequest(model=model, prompt=prompt, duration=5)
-    return Result(request=req, task=Task(id=f"p-{model}", status=TaskStatus.IN_PROGRESS,
-                                         progress=progress))
+    return Result(
+        request=req, task=Task(id=f"p-{model}", status=TaskStatus.IN_PROGRESS, progress=progress)
+    )
 
 
 def failed(model: str, prompt: str, message: str) -> Result:
@@ -142,15 +158,23 @@ def test_single_row_when_rows_is_none(two_by_three: list[Result]) -> None:
 # --- cells ---------------------------------------------------------------------------------
 
 
-def test_pending_and_failed_cells_say_so(recording: list[RecordingComm],
-                                         videos: dict[str, pathlib.Path]) -> None:
-    results = [done("kling", "a dog", videos["a"]), pending("veo", "a dog", 40),
-               failed("sora", "a dog", "content policy: " + HOSTILE)]
+def test_pending_and_failed_cells_say_so(
+    recording: list[RecordingComm], videos: dict[str, pathlib.Path]
+) -> None:
+    results = [
+        done("kling", "a dog", videos["a"]),
+        pending("veo", "a dog", 40),
+        failed("sora", "a dog", "content policy: " + HOSTILE),
+    ]
     grid = ComparisonGrid(results)
     ready, running, bad = grid.cells
     assert ready["state"] == "ready" and ready["video"] == "stream" and ready["size"] > 0
-    assert dict(ready["caption"]) == {"model": "kling", "duration": "5 s video",
-                                      "time": "made in 12.5 s", "status": "completed"}
+    assert dict(ready["caption"]) == {
+        "model": "kling",
+        "duration": "5 s video",
+        "time": "made in 12.5 s",
+        "status": "completed",
+    }
     assert running["state"] == "pending" and running["progress"] == 40
     assert running["video"] == "none" and "in_progress 40%" in dict(running["caption"])["status"]
     assert bad["state"] == "failed" and bad["error"] == "content policy: " + HOSTILE
@@ -158,8 +182,9 @@ def test_pending_and_failed_cells_say_so(recording: list[RecordingComm],
     assert bad["status"] == "failed"
 
 
-def test_widget_state_never_holds_video_bytes(recording: list[RecordingComm],
-                                              two_by_three: list[Result]) -> None:
+def test_widget_state_never_holds_video_bytes(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     grid = ComparisonGrid(two_by_three)
     data = {k: v for k, v in grid.get_state().items() if k not in ("_esm", "_css")}
     state = json.dumps(data, default=str)
@@ -172,23 +197,29 @@ def test_widget_state_never_holds_video_bytes(recording: list[RecordingComm],
 
 def test_remote_only_result_uses_its_url(recording: list[RecordingComm]) -> None:
     req = VideoRequest(model="veo", prompt="a dog")
-    ok = Result(request=req, task=Task(id="t1", status=TaskStatus.COMPLETED,
-                                       video_url="https://cdn.example/v.mp4"))
-    evil = Result(request=req.replace(model="kling"),
-                  task=Task(id="t2", status=TaskStatus.COMPLETED, video_url="javascript:alert(1)"))
+    ok = Result(
+        request=req,
+        task=Task(id="t1", status=TaskStatus.COMPLETED, video_url="https://cdn.example/v.mp4"),
+    )
+    evil = Result(
+        request=req.replace(model="kling"),
+        task=Task(id="t2", status=TaskStatus.COMPLETED, video_url="javascript:alert(1)"),
+    )
     grid = ComparisonGrid([ok, evil])
     assert grid.cells[0]["video"] == "url" and grid.cells[0]["src"] == "https://cdn.example/v.mp4"
     assert grid.cells[1]["video"] == "none" and grid.cells[1]["src"] is None
 
 
-def test_live_updates_from_another_thread(recording: list[RecordingComm],
-                                          videos: dict[str, pathlib.Path]) -> None:
+def test_live_updates_from_another_thread(
+    recording: list[RecordingComm], videos: dict[str, pathlib.Path]
+) -> None:
     reqs = [VideoRequest(model=m, prompt="a dog", duration=5) for m in ("kling", "veo")]
     grid = ComparisonGrid(reqs)
     assert [c["state"] for c in grid.cells] == ["pending", "pending"]
     sent_before = len(grid.comm.updates())
-    worker = threading.Thread(target=grid.update_result,
-                              args=(1, done("veo", "a dog", videos["b"])))
+    worker = threading.Thread(
+        target=grid.update_result, args=(1, done("veo", "a dog", videos["b"]))
+    )
     worker.start()
     worker.join(timeout=10)
     assert not worker.is_alive()
@@ -206,19 +237,21 @@ def test_live_updates_from_another_thread(recording: list[RecordingComm],
 # --- bytes over the comm -------------------------------------------------------------------
 
 
-def test_want_message_is_answered_with_the_file(recording: list[RecordingComm],
-                                               two_by_three: list[Result]) -> None:
+def test_want_message_is_answered_with_the_file(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     grid = ComparisonGrid(two_by_three)
     grid._handle_custom_msg({"type": "want", "cell": 4}, [])
-    (content, buffers), = grid.comm.custom()
+    ((content, buffers),) = grid.comm.custom()
     assert content["type"] == "video" and content["cell"] == 4
     assert content["token"] == grid.cells[4]["token"] and content["mime"] == "video/mp4"
     assert (content["part"], content["parts"]) == (0, 1)
     assert buffers == [two_by_three[4].path.read_bytes()]
 
 
-def test_large_files_go_in_chunks(recording: list[RecordingComm], two_by_three: list[Result],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_files_go_in_chunks(
+    recording: list[RecordingComm], two_by_three: list[Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(grid_mod, "CHUNK_BYTES", 500)
     grid = ComparisonGrid(two_by_three)
     grid._handle_custom_msg({"type": "want", "cell": 0}, [])
@@ -229,17 +262,19 @@ def test_large_files_go_in_chunks(recording: list[RecordingComm], two_by_three: 
     assert b"".join(b[0] for _, b in msgs) == data
 
 
-def test_files_over_the_limit_are_not_sent(recording: list[RecordingComm],
-                                           two_by_three: list[Result]) -> None:
+def test_files_over_the_limit_are_not_sent(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     grid = ComparisonGrid(two_by_three, max_bytes=100)
     assert all(c["video"] == "too_large" and c["path"] for c in grid.cells)
     grid._handle_custom_msg({"type": "want", "cell": 0}, [])
-    (content, buffers), = grid.comm.custom()
+    ((content, buffers),) = grid.comm.custom()
     assert content["type"] == "video_error" and "limit" in content["message"] and buffers == []
 
 
-def test_missing_file_and_bad_messages(recording: list[RecordingComm], tmp_path: pathlib.Path,
-                                       two_by_three: list[Result]) -> None:
+def test_missing_file_and_bad_messages(
+    recording: list[RecordingComm], tmp_path: pathlib.Path, two_by_three: list[Result]
+) -> None:
     gone = done("kling", "x", tmp_path / "nope.mp4")
     grid = ComparisonGrid([gone, *two_by_three[1:3]])
     assert grid.cells[0]["video"] == "missing"
@@ -254,28 +289,43 @@ def test_missing_file_and_bad_messages(recording: list[RecordingComm], tmp_path:
 
 def test_column_letters() -> None:
     assert [column_letter(i) for i in (0, 1, 25, 26, 27, 701, 702)] == [
-        "A", "B", "Z", "AA", "AB", "ZZ", "AAA"]
+        "A",
+        "B",
+        "Z",
+        "AA",
+        "AB",
+        "ZZ",
+        "AAA",
+    ]
 
 
-def test_blind_grid_hides_models_and_shuffles_stably(recording: list[RecordingComm],
-                                                     two_by_three: list[Result]) -> None:
+def test_blind_grid_hides_models_and_shuffles_stably(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     grid = ComparisonGrid(two_by_three, blind=True, blind_seed=3)
     assert [c["label"] for c in grid.axes["cols"]] == ["A", "B", "C"]
     state = json.dumps(grid.get_state(), default=str)
     for model in ("kling", "veo", "sora"):
         assert model not in state
-    order = [grid.results[i].request.model for i in sorted(
-        range(6), key=lambda i: grid.grid_layout.positions[i])][:3]
+    order = [
+        grid.results[i].request.model
+        for i in sorted(range(6), key=lambda i: grid.grid_layout.positions[i])
+    ][:3]
     # Same seed, other input order: same columns; the order survives live updates.
     again = ComparisonGrid(list(reversed(two_by_three)), blind=True, blind_seed=3)
-    order2 = [again.results[i].request.model for i in sorted(
-        range(6), key=lambda i: again.grid_layout.positions[i])][:3]
+    order2 = [
+        again.results[i].request.model
+        for i in sorted(range(6), key=lambda i: again.grid_layout.positions[i])
+    ][:3]
     assert order == order2
     grid.update_result(0, two_by_three[0])
-    assert grid.grid_layout.positions == build_layout(
-        two_by_three, blind=True, blind_seed=3).positions
-    orders = {tuple(k for k, _ in build_layout(two_by_three, blind=True, blind_seed=s).cols)
-              for s in range(20)}
+    assert (
+        grid.grid_layout.positions == build_layout(two_by_three, blind=True, blind_seed=3).positions
+    )
+    orders = {
+        tuple(k for k, _ in build_layout(two_by_three, blind=True, blind_seed=s).cols)
+        for s in range(20)
+    }
     assert len(orders) > 1, "the seed changes the shuffle"
     # The same run gets the same letters when its grid is shown again.
     a = ComparisonGrid(two_by_three, blind=True, run_id="run-42")
@@ -289,20 +339,40 @@ class ListJournal:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def record_vote(self, *, run_id: str | None, row_key: str, candidates: list[str],
-                    winner: str | None, loser: str | None = None, kind: str) -> int:
-        self.calls.append(dict(run_id=run_id, row_key=row_key, candidates=list(candidates),
-                               winner=winner, loser=loser, kind=kind))
+    def record_vote(
+        self,
+        *,
+        run_id: str | None,
+        row_key: str,
+        candidates: list[str],
+        winner: str | None,
+        loser: str | None = None,
+        kind: str,
+    ) -> int:
+        self.calls.append(
+            dict(
+                run_id=run_id,
+                row_key=row_key,
+                candidates=list(candidates),
+                winner=winner,
+                loser=loser,
+                kind=kind,
+            )
+        )
         return len(self.calls)
 
 
 def _cell_of(grid: ComparisonGrid, model: str, row: int) -> int:
-    return next(i for i, r in enumerate(grid.results)
-                if r.request.model == model and grid.grid_layout.positions[i][0] == row)
+    return next(
+        i
+        for i, r in enumerate(grid.results)
+        if r.request.model == model and grid.grid_layout.positions[i][0] == row
+    )
 
 
-def test_votes_from_the_front_end(recording: list[RecordingComm],
-                                  two_by_three: list[Result]) -> None:
+def test_votes_from_the_front_end(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     journal = ListJournal()
     seen: list[dict[str, Any]] = []
     grid = ComparisonGrid(two_by_three, blind=True, journal=journal, run_id="r1")
@@ -311,17 +381,36 @@ def test_votes_from_the_front_end(recording: list[RecordingComm],
     grid._handle_custom_msg({"type": "vote", "row": 0, "kind": "best", "cell": veo}, [])
     grid._handle_custom_msg({"type": "vote", "row": 1, "kind": "tie"}, [])
     assert grid.votes == [
-        {"row": "a dog", "winner": "veo", "kind": "best", "row_index": 0,
-         "candidates": [grid.results[i].request.model for i in sorted(
-             (i for i in range(6) if grid.grid_layout.positions[i][0] == 0),
-             key=lambda i: grid.grid_layout.positions[i][1])]},
-        {"row": "a boat", "winner": None, "kind": "tie", "row_index": 1,
-         "candidates": grid.votes[1]["candidates"]},
+        {
+            "row": "a dog",
+            "winner": "veo",
+            "kind": "best",
+            "row_index": 0,
+            "candidates": [
+                grid.results[i].request.model
+                for i in sorted(
+                    (i for i in range(6) if grid.grid_layout.positions[i][0] == 0),
+                    key=lambda i: grid.grid_layout.positions[i][1],
+                )
+            ],
+        },
+        {
+            "row": "a boat",
+            "winner": None,
+            "kind": "tie",
+            "row_index": 1,
+            "candidates": grid.votes[1]["candidates"],
+        },
     ]
     assert sorted(grid.votes[1]["candidates"]) == ["kling", "sora", "veo"]
-    assert journal.calls[0] == {"run_id": "r1", "row_key": "a dog", "winner": "veo",
-                                "loser": None, "kind": "best",
-                                "candidates": grid.votes[0]["candidates"]}
+    assert journal.calls[0] == {
+        "run_id": "r1",
+        "row_key": "a dog",
+        "winner": "veo",
+        "loser": None,
+        "kind": "best",
+        "candidates": grid.votes[0]["candidates"],
+    }
     assert journal.calls[1]["kind"] == "tie" and journal.calls[1]["winner"] is None
     assert [v["winner"] for v in seen] == ["veo", None]
     assert grid.voted == {"0": {"kind": "best", "cell": veo}, "1": {"kind": "tie", "cell": None}}
@@ -334,24 +423,28 @@ def test_votes_from_the_front_end(recording: list[RecordingComm],
     assert scores["veo"]["win_rate"] == 0.25 and next(iter(scores)) == "sora"
 
 
-def test_votes_saved_in_the_real_journal(recording: list[RecordingComm],
-                                         two_by_three: list[Result],
-                                         tmp_path: pathlib.Path) -> None:
+def test_votes_saved_in_the_real_journal(
+    recording: list[RecordingComm], two_by_three: list[Result], tmp_path: pathlib.Path
+) -> None:
     journal_mod = pytest.importorskip("videogen_nb.store.journal")
     journal = journal_mod.Journal(tmp_path / "journal.db")
     grid = ComparisonGrid(two_by_three, blind=True, journal=journal, run_id="r2")
     grid._handle_custom_msg(
-        {"type": "vote", "row": 1, "kind": "best", "cell": _cell_of(grid, "kling", 1)}, [])
+        {"type": "vote", "row": 1, "kind": "best", "cell": _cell_of(grid, "kling", 1)}, []
+    )
     grid._handle_custom_msg({"type": "vote", "row": 0, "kind": "skip"}, [])
     saved = journal.votes(run_id="r2")
     assert {(v.row_key, v.kind, v.winner) for v in saved} == {
-        ("a boat", "best", "kling"), ("a dog", "skip", None)}
+        ("a boat", "best", "kling"),
+        ("a dog", "skip", None),
+    }
     assert grid.message == ""
     assert win_rates(saved) == win_rates(grid.votes)
 
 
-def test_bad_votes_are_refused(recording: list[RecordingComm],
-                               videos: dict[str, pathlib.Path]) -> None:
+def test_bad_votes_are_refused(
+    recording: list[RecordingComm], videos: dict[str, pathlib.Path]
+) -> None:
     journal = ListJournal()
     results = [done("kling", "a dog", videos["a"]), failed("veo", "a dog", "boom")]
     grid = ComparisonGrid(results, blind=True, journal=journal)
@@ -365,8 +458,9 @@ def test_bad_votes_are_refused(recording: list[RecordingComm],
     assert grid.votes[0]["candidates"] == ["kling"]
 
 
-def test_reveal_shows_model_names(recording: list[RecordingComm],
-                                  two_by_three: list[Result]) -> None:
+def test_reveal_shows_model_names(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     grid = ComparisonGrid(two_by_three, blind=True, blind_seed=1)
     grid._handle_custom_msg({"type": "reveal"}, [])
     assert grid.revealed
@@ -376,8 +470,9 @@ def test_reveal_shows_model_names(recording: list[RecordingComm],
     assert all(dict(c["caption"]).get("model") for c in grid.cells)
 
 
-def test_journal_failure_keeps_the_vote(recording: list[RecordingComm],
-                                        two_by_three: list[Result]) -> None:
+def test_journal_failure_keeps_the_vote(
+    recording: list[RecordingComm], two_by_three: list[Result]
+) -> None:
     class Broken:
         def record_vote(self, **_: Any) -> None:
             raise OSError("disk full")

@@ -577,7 +577,9 @@ def test_closed_journal_refuses_use(tmp_path: pathlib.Path) -> None:
 
 
 def test_normalize_gateway() -> None:
-    assert normalize_gateway("http://user:pass@Host:8080/v1/") == "http://host:8080/v1"
+    # one rule with the client's base URL (core.urls.gateway_root): "/v1" is not part of it
+    assert normalize_gateway("http://user:pass@Host:8080/v1/") == "http://host:8080"
+    assert normalize_gateway("http://host:8080/api/v1") == "http://host:8080/api"
     assert normalize_gateway("https://api.example.com?key=abc#frag") == "https://api.example.com"
     assert normalize_gateway("http://[::1]:9000/") == "http://[::1]:9000"
     assert normalize_gateway("user:secret@host:1/x") == "host:1/x"
@@ -613,7 +615,7 @@ def test_the_api_key_never_reaches_the_file(tmp_path: pathlib.Path) -> None:
             p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()
         )
         assert b"apiuser" not in blob
-        assert b"127.0.0.1:9/v1" in blob  # the scan does see what was written
+        assert b"http://127.0.0.1:9" in blob  # the scan does see what was written
     finally:
         j.close()
     for p in tmp_path.iterdir():

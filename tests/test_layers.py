@@ -14,8 +14,18 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "videogen_nb"
 
 # Lowest first. A module may import its own layer and any layer before it.
-LAYERS = ("core", "store", "insight", "dialects", "http", "tasks", "run", "client",
-          "display", "widgets")
+LAYERS = (
+    "core",
+    "store",
+    "insight",
+    "dialects",
+    "http",
+    "tasks",
+    "run",
+    "client",
+    "display",
+    "widgets",
+)
 # The package root (re-exports) and the command line sit on top of everything.
 TOP = {"__init__", "cli", "__main__"}
 # The sandbox is a separate program: it shares only the wire constants.

@@ -259,6 +259,26 @@ def test_without_votes_rank_by_success_then_latency(
     assert not any("tie" in note for note in board.notes)
 
 
+def test_every_unfinished_state_counts_as_pending(tmp_path: pathlib.Path, clock: FakeClock) -> None:
+    # "sending" (the POST is on the wire) once fell into no bucket: neither pending nor
+    # anything else, so the unfinished-task note undercounted
+    with Journal(tmp_path / "j.sqlite") as j:
+        add(j, clock, "x", "created", at=T0)
+        sending = j.record_request(
+            VideoRequest(model="x", prompt="on the wire"), gateway=GATEWAY, dialect="unified"
+        )
+        assert j.mark_sending(sending.id).state == "sending"
+        unknown = j.record_request(
+            VideoRequest(model="x", prompt="answer lost"), gateway=GATEWAY, dialect="unified"
+        )
+        j.record_submit_unknown(unknown.id, "connection reset")
+        add(j, clock, "x", "submitted", at=T0 + 5)
+        add(j, clock, "x", "downloaded", at=T0 + 9, latency=2)
+        row = leaderboard(j).row("x")
+    assert row is not None
+    assert (row.tasks, row.pending, row.succeeded, row.failed, row.cancelled) == (5, 4, 1, 0, 0)
+
+
 def test_text_table_is_aligned(journal: Journal) -> None:
     text = str(leaderboard(journal, since="7d"))
     lines = text.splitlines()

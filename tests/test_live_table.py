@@ -40,13 +40,22 @@ class RecordingComm(BaseComm):
         self.published: list[tuple[str, Any, int]] = []
         super().__init__(*args, **kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
         self.published.append((msg_type, data, threading.get_ident()))
 
     def updates(self) -> list[tuple[dict[str, Any], int]]:
-        return [(d, tid) for t, d, tid in self.published
-                if t == "comm_msg" and d.get("method") == "update"]
+        return [
+            (d, tid)
+            for t, d, tid in self.published
+            if t == "comm_msg" and d.get("method") == "update"
+        ]
 
 
 @pytest.fixture
@@ -71,8 +80,13 @@ def sb() -> Iterator[sandbox.SandboxHandle]:
 
 @pytest.fixture
 def client(sb: sandbox.SandboxHandle, tmp_path: pathlib.Path) -> Iterator[Client]:
-    c = Client(sb.base_url, sb.api_key, journal=tmp_path / "journal.db",
-               output_dir=tmp_path / "videos", poll=FAST_POLL)
+    c = Client(
+        sb.base_url,
+        sb.api_key,
+        journal=tmp_path / "journal.db",
+        output_dir=tmp_path / "videos",
+        poll=FAST_POLL,
+    )
     yield c
     c.close()
 
@@ -85,8 +99,9 @@ def row_states(html: str) -> list[str]:
     return [part.split('"', 1)[0] for part in html.split('<tr class="s-')[1:]]
 
 
-def test_table_follows_a_run_to_the_end_and_grid_appears(client: Client,
-                                                         sb: sandbox.SandboxHandle) -> None:
+def test_table_follows_a_run_to_the_end_and_grid_appears(
+    client: Client, sb: sandbox.SandboxHandle
+) -> None:
     before = sb.tasks_created
     run = client.run(requests(4), rows="prompt", cols="model")
     view = show_run(run, interval=0.05)
@@ -109,7 +124,10 @@ def test_table_follows_a_run_to_the_end_and_grid_appears(client: Client,
     # The grid sits in the Output, put there with append_display_data.
     outputs = view.grid_out.outputs
     assert len(outputs) == 1
-    assert outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == view.grid.model_id
+    assert (
+        outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        == view.grid.model_id
+    )
 
 
 def test_text_fallback_in_mimebundle(client: Client) -> None:
@@ -121,8 +139,16 @@ def test_text_fallback_in_mimebundle(client: Client) -> None:
     text = bundle["text/plain"]
     lines = text.splitlines()
     assert lines[0].startswith("2 tasks: 2 done")
-    assert lines[1].split() == ["#", "model", "prompt", "status", "progress", "elapsed", "ETA",
-                                "message"]
+    assert lines[1].split() == [
+        "#",
+        "model",
+        "prompt",
+        "status",
+        "progress",
+        "elapsed",
+        "ETA",
+        "message",
+    ]
     assert [line.split()[1] for line in lines[2:]] == ["kling-v1", "kling-v1"]
     assert all(" done " in line for line in lines[2:])
     assert "<" not in text
@@ -131,8 +157,9 @@ def test_text_fallback_in_mimebundle(client: Client) -> None:
     assert repr(run) == "Run(2 tasks: 2 done)"
 
 
-def test_failures_show_the_gateway_message_escaped(client: Client,
-                                                   sb: sandbox.SandboxHandle) -> None:
+def test_failures_show_the_gateway_message_escaped(
+    client: Client, sb: sandbox.SandboxHandle
+) -> None:
     sb.configure(failure_rate=1.0)
     try:
         run = client.run(requests(3, prompt=HOSTILE))
@@ -156,14 +183,16 @@ def test_failures_show_the_gateway_message_escaped(client: Client,
 
 def test_hostile_gateway_message_and_unicode_escaped(client: Client) -> None:
     # A run built but not started: rows set by hand as the run layer would.
-    run = Run.from_requests(client.aclient, requests(2), lanes=client.lanes,
-                            scheduler=client.aclient.scheduler)
+    run = Run.from_requests(
+        client.aclient, requests(2), lanes=client.lanes, scheduler=client.aclient.scheduler
+    )
     bad = '</td></tr><script>alert("x")</script>'
     run.rows[0].state = RowState.FAILED
     run.rows[0].error = APIError(bad, status_code=400)
     run.rows[1].state = RowState.IN_PROGRESS
-    run.rows[1].task = Task(id="t1", status=TaskStatus.IN_PROGRESS, progress=40,
-                            error=None, model="kling-v1")
+    run.rows[1].task = Task(
+        id="t1", status=TaskStatus.IN_PROGRESS, progress=40, error=None, model="kling-v1"
+    )
     run.rows[1].submitted_at = time.time() - 10
     html = table_html(run)
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -225,8 +254,10 @@ def test_views_table_grid(client: Client) -> None:
     # A grid view has its grid at once, with pending cells.
     assert grid_only.grid is not None and grid_only.table is None
     run.wait(30)
-    wait_for(lambda: grid_only.grid is not None and all(r.ok for r in grid_only.grid.results),
-             what="grid results")
+    wait_for(
+        lambda: grid_only.grid is not None and all(r.ok for r in grid_only.grid.results),
+        what="grid results",
+    )
     wait_for(lambda: "2 done" in grid_only.summary.value, what="summary")
     wait_for(lambda: "2 done" in table_only.table.html, what="table")
     assert table_only.grid is None and table_only.grid_out not in table_only.widget.children
@@ -250,8 +281,9 @@ def test_presenter_displays_and_writes_the_report(client: Client, tmp_path: path
         # Not embedded: linked relative to the report's folder.
         assert "data:video/mp4;base64" not in page
         assert "videos/" in page
-        embedded = presenter.write_html(run, tmp_path / "embedded.html", embed=True,
-                                        title="<b>my</b> title")
+        embedded = presenter.write_html(
+            run, tmp_path / "embedded.html", embed=True, title="<b>my</b> title"
+        )
         text = embedded.read_text(encoding="utf-8")
         assert "data:video/mp4;base64" in text
         assert "<title>&lt;b&gt;my&lt;/b&gt; title</title>" in text
@@ -260,8 +292,9 @@ def test_presenter_displays_and_writes_the_report(client: Client, tmp_path: path
 
 
 def test_display_of_a_finished_run_without_loop(client: Client) -> None:
-    run = Run.from_requests(client.aclient, requests(1), lanes=client.lanes,
-                            scheduler=client.aclient.scheduler)
+    run = Run.from_requests(
+        client.aclient, requests(1), lanes=client.lanes, scheduler=client.aclient.scheduler
+    )
     view = RunView(run, view="both").start()  # never started: drawn once, no loop needed
     assert row_states(view.table.html) == ["waiting"]
     assert presenter_mod._run_loop(run) is None

@@ -37,12 +37,19 @@ CELL_TIMEOUT = 180
 EXPECTED = {
     "01_quickstart.ipynb": ["served from the journal: True | same file: True", "Studio(http"],
     "02_model_comparison.ipynb": ["Run(6 tasks: 6 done)", "report: report.html", "Leaderboard("],
-    "03_prompt_sweep.ipynb": ["refused, nothing sent: max_tasks", "all served from the journal: True"],
+    "03_prompt_sweep.ipynb": [
+        "refused, nothing sent: max_tasks",
+        "all served from the journal: True",
+    ],
     "04_image_to_video.ipynb": ["first frame vs our first:", "last frame  vs our last:"],
     "05_resume_after_restart.ipynb": ["accepted by the gateway: ['", " submitted ", " downloaded "],
 }
 #: lines "model status path" the notebook prints for finished videos
-FINISHED = {"01_quickstart.ipynb": 2, "04_image_to_video.ipynb": 2, "05_resume_after_restart.ipynb": 3}
+FINISHED = {
+    "01_quickstart.ipynb": 2,
+    "04_image_to_video.ipynb": 2,
+    "05_resume_after_restart.ipynb": 3,
+}
 
 
 def _builder() -> Any:
@@ -58,8 +65,12 @@ def _kernel_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIDEOGEN_BASE_URL", raising=False)
     monkeypatch.delenv("VIDEOGEN_API_KEY", raising=False)
     # The kernel is "python3": make sure it is this interpreter, with this checkout importable.
-    monkeypatch.setenv("PATH", f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PATH", f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
 
 
 def _execute(path: pathlib.Path) -> nbformat.NotebookNode:
@@ -112,7 +123,9 @@ def test_notebook_executes_cleanly(
     outputs = _outputs(notebook)
     errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors, errors
-    stderr = [o["text"] for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    stderr = [
+        o["text"] for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
     assert not stderr, f"{name} wrote to stderr:\n" + "\n".join(stderr)
     saved = json.dumps(notebook)
     assert DEFAULT_API_KEY not in saved, f"{name} leaked the API key into its outputs"
@@ -124,21 +137,30 @@ def test_notebook_executes_cleanly(
         assert expected in text, f"{name}: {expected!r} not in its outputs:\n{text}"
     if name in FINISHED:
         printed = "\n".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-        finished = [line for line in printed.splitlines() if " completed " in line and ".mp4" in line]
+        finished = [
+            line for line in printed.splitlines() if " completed " in line and ".mp4" in line
+        ]
         assert len(finished) == FINISHED[name], text
 
 
 @pytest.mark.slow
 def test_demo_command_executes_the_quickstart_headless(tmp_path: pathlib.Path) -> None:
     """``videogen-nb demo`` (the README's main job) on a machine without a display."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "VIDEOGEN_BASE_URL", "VIDEOGEN_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "VIDEOGEN_BASE_URL", "VIDEOGEN_API_KEY")
+    }
     env["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     workdir = tmp_path / "videogen-demo"
     done = subprocess.run(
         [sys.executable, "-m", "videogen_nb.cli", "demo", "--workdir", str(workdir)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     executed = nbformat.read(workdir / NAMES[0], as_version=4)

@@ -24,8 +24,16 @@ from videogen_nb.widgets.grid import ComparisonGrid
 
 HOSTILE = "</script><img src=x onerror=alert(1)>"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -35,11 +43,22 @@ def results(tmp_path: pathlib.Path) -> list[Result]:
         req = VideoRequest(model=model, prompt="a dog " + HOSTILE, seed=1, duration=1)
         # Different lengths (1 s and 2 s): the longer one is the master clock.
         path = make_mp4(tmp_path / "videos" / f"{model}.mp4", frames=8 * (n + 1), shade=n * 90)
-        out.append(Result(request=req, task=Task(id=f"t{n}", status=TaskStatus.COMPLETED),
-                          path=path, elapsed=30.0 + n))
+        out.append(
+            Result(
+                request=req,
+                task=Task(id=f"t{n}", status=TaskStatus.COMPLETED),
+                path=path,
+                elapsed=30.0 + n,
+            )
+        )
     bad = VideoRequest(model="sora", prompt="a dog " + HOSTILE, seed=1, duration=1)
-    out.append(Result(request=bad, task=Task(id="t2", status=TaskStatus.FAILED, error=HOSTILE),
-                      error=RuntimeError("refused: " + HOSTILE)))
+    out.append(
+        Result(
+            request=bad,
+            task=Task(id="t2", status=TaskStatus.FAILED, error=HOSTILE),
+            error=RuntimeError("refused: " + HOSTILE),
+        )
+    )
     return out
 
 
@@ -72,9 +91,17 @@ def test_embedded_report_is_self_contained(results: list[Result], tmp_path: path
     out = write_report(results, tmp_path / "share" / "report.html", title="Dogs " + HOSTILE)
     assert out == tmp_path / "share" / "report.html" and out.is_file()
     page = out.read_text(encoding="utf-8")
-    assert "http://" not in page and "https://" not in page and "//" not in re.sub(
-        r"<script type=\"application/json\".*?</script>|<script type=\"module\">.*?</script>",
-        "", page, flags=re.S).replace("<!doctype", "")
+    assert (
+        "http://" not in page
+        and "https://" not in page
+        and "//"
+        not in re.sub(
+            r"<script type=\"application/json\".*?</script>|<script type=\"module\">.*?</script>",
+            "",
+            page,
+            flags=re.S,
+        ).replace("<!doctype", "")
+    )
     parsed = Scripts(page)
     # Exactly the scripts we wrote: the hostile text closed nothing and opened nothing.
     assert [t for t, _ in parsed.tags].count("script") == 3
@@ -82,20 +109,24 @@ def test_embedded_report_is_self_contained(results: list[Result], tmp_path: path
     assert "<title>Dogs &lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</title>" in page
     data = json.loads(parsed.scripts["vgg-data"])
     assert data["title"] == "Dogs " + HOSTILE
-    assert data["axes"]["rows"] == [{"key": data["axes"]["rows"][0]["key"],
-                                     "label": "a dog " + HOSTILE}]
+    assert data["axes"]["rows"] == [
+        {"key": data["axes"]["rows"][0]["key"], "label": "a dog " + HOSTILE}
+    ]
     assert [c["label"] for c in data["axes"]["cols"]] == ["kling", "veo", "sora"]
     for cell, result in zip(data["cells"][:2], results[:2], strict=True):
         assert cell["video"] == "url" and cell["src"].startswith("data:video/mp4;base64,")
         assert base64.b64decode(cell["src"].split(",", 1)[1]) == result.path.read_bytes()
     assert data["cells"][2]["state"] == "failed"
     assert data["cells"][2]["error"] == "refused: " + HOSTILE
-    grid_js = (pathlib.Path(__file__).parent.parent / "videogen_nb" / "display" / "assets" / "grid.js")
+    grid_js = (
+        pathlib.Path(__file__).parent.parent / "videogen_nb" / "display" / "assets" / "grid.js"
+    )
     assert json.loads(parsed.scripts["vgg-esm"]) == grid_js.read_text(encoding="utf-8")
 
 
-def test_linked_report_uses_paths_relative_to_its_folder(results: list[Result],
-                                                         tmp_path: pathlib.Path) -> None:
+def test_linked_report_uses_paths_relative_to_its_folder(
+    results: list[Result], tmp_path: pathlib.Path
+) -> None:
     out = write_report(results, tmp_path / "reports" / "r.html", embed=False)
     page = out.read_text(encoding="utf-8")
     data = json.loads(Scripts(page).scripts["vgg-data"])
@@ -143,8 +174,9 @@ VIDEOS_READY = """() => { const v = [...document.querySelectorAll('video')];
 TIMES = "() => [...document.querySelectorAll('video')].map(v => v.currentTime)"
 
 
-def test_report_plays_in_step_in_a_browser(results: list[Result], tmp_path: pathlib.Path,
-                                           page: Any) -> None:
+def test_report_plays_in_step_in_a_browser(
+    results: list[Result], tmp_path: pathlib.Path, page: Any
+) -> None:
     out = write_report(results, tmp_path / "r.html", embed=False)
     page.goto(out.resolve().as_uri())
     page.wait_for_function(VIDEOS_READY, timeout=15_000)
@@ -156,22 +188,28 @@ def test_report_plays_in_step_in_a_browser(results: list[Result], tmp_path: path
     # Play: both advance together; the 1 s video holds its last frame while the 2 s master
     # plays on, then the loop restarts both from 0.
     page.click(".vgg-play")
-    page.wait_for_function("() => document.querySelectorAll('video')[1].currentTime > 0.5",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('video')[1].currentTime > 0.5", timeout=10_000
+    )
     short, master = page.evaluate(TIMES)
     assert abs(short - master) < 0.25
-    page.wait_for_function("() => document.querySelectorAll('video')[1].currentTime > 1.4",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('video')[1].currentTime > 1.4", timeout=10_000
+    )
     assert page.evaluate(TIMES)[0] == pytest.approx(1.0, abs=0.1)
-    page.wait_for_function("() => { const t = document.querySelectorAll('video')[1].currentTime;"
-                           " return t > 0.1 && t < 0.8; }", timeout=10_000)
+    page.wait_for_function(
+        "() => { const t = document.querySelectorAll('video')[1].currentTime;"
+        " return t > 0.1 && t < 0.8; }",
+        timeout=10_000,
+    )
     short, master = page.evaluate(TIMES)
     assert abs(short - master) < 0.25, "the loop restart re-aligned both"
     # Keyboard: space pauses, arrows step one frame (8 fps) on all videos.
     page.focus(".vgg")
     page.keyboard.press(" ")
-    page.wait_for_function("() => [...document.querySelectorAll('video')].every(v => v.paused)",
-                           timeout=5_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('video')].every(v => v.paused)", timeout=5_000
+    )
     page.click(".vgg-seek", position={"x": 1, "y": 5})
     page.focus(".vgg")
     page.evaluate("() => document.querySelector('.vgg-seek').blur()")
@@ -180,7 +218,9 @@ def test_report_plays_in_step_in_a_browser(results: list[Result], tmp_path: path
     page.wait_for_function(
         "(b) => [...document.querySelectorAll('video')].every((v, i) =>"
         " Math.abs(v.currentTime - (b[1] + 0.125)) < 0.02 || (i === 0 && v.currentTime >= 0.99))",
-        arg=before, timeout=5_000)
+        arg=before,
+        timeout=5_000,
+    )
     # Click to enlarge, Esc to close.
     page.click(".vgg-cell[data-i='0'] .vgg-media")
     assert page.is_visible(".vgg-overlay video")
@@ -197,8 +237,14 @@ class RecordingComm(BaseComm):
         self.published: list[tuple[str, Any, list[bytes]]] = []
         super().__init__(*args, **kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
         self.published.append((msg_type, data, [bytes(b) for b in buffers or []]))
 
 
@@ -230,22 +276,31 @@ window.rendered = true;
 </script></body></html>"""
 
 
-def test_widget_streams_bytes_and_votes_in_a_browser(results: list[Result],
-                                                     tmp_path: pathlib.Path, page: Any,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_widget_streams_bytes_and_votes_in_a_browser(
+    results: list[Result], tmp_path: pathlib.Path, page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(comm, "create_comm", lambda *a, **k: RecordingComm(*a, **k))
     import videogen_nb.widgets.grid as grid_mod
 
     monkeypatch.setattr(grid_mod, "CHUNK_BYTES", 700)  # several parts per video
     grid = ComparisonGrid(results, blind=True, blind_seed=5)
-    state = {k: v for k, v in grid.get_state().items() if k in
-             ("axes", "cells", "blind", "revealed", "fps", "voted", "message", "title")}
+    state = {
+        k: v
+        for k, v in grid.get_state().items()
+        if k in ("axes", "cells", "blind", "revealed", "fps", "voted", "message", "title")
+    }
     js = grid_mod.GRID_JS.read_text(encoding="utf-8")
     css = grid_mod.GRID_CSS.read_text(encoding="utf-8")
     harness = tmp_path / "harness.html"
-    harness.write_text(HARNESS % {
-        "css": css, "esm": json.dumps(js).replace("</", "<\\/"),
-        "state": json.dumps(state).replace("</", "<\\/")}, encoding="utf-8")
+    harness.write_text(
+        HARNESS
+        % {
+            "css": css,
+            "esm": json.dumps(js).replace("</", "<\\/"),
+            "state": json.dumps(state).replace("</", "<\\/"),
+        },
+        encoding="utf-8",
+    )
     page.goto(harness.resolve().as_uri())
     page.wait_for_function("() => window.rendered === true", timeout=10_000)
 
@@ -257,8 +312,10 @@ def test_widget_streams_bytes_and_votes_in_a_browser(results: list[Result],
             grid._handle_custom_msg(msg, [])
             for kind, data, buffers in grid.comm.published[before:]:
                 if kind == "comm_msg" and data["method"] == "custom":
-                    page.evaluate("([c, b]) => window.deliver(c, b)",
-                                  [data["content"], [base64.b64encode(b).decode() for b in buffers]])
+                    page.evaluate(
+                        "([c, b]) => window.deliver(c, b)",
+                        [data["content"], [base64.b64encode(b).decode() for b in buffers]],
+                    )
                 elif kind == "comm_msg" and data["method"] == "update":
                     page.evaluate("(s) => window.update(s)", data["state"])
 

@@ -107,7 +107,9 @@ async def test_kill_9_then_client_resume(make_sandbox, tmp_path, client_options)
     journal, output = _kill_mid_run(sandbox, tmp_path, seed=19)
 
     client = vg.AsyncClient(
-        sandbox.base_url, sandbox.api_key, **{**client_options, "journal": journal, "output_dir": output}
+        sandbox.base_url,
+        sandbox.api_key,
+        **{**client_options, "journal": journal, "output_dir": output},
     )
     try:
         run = client.resume()

@@ -18,7 +18,11 @@ TASK_ROUTES = ("GET /v1/video/generations/", "GET /v1/videos/")
 
 def _task_gets(sandbox) -> int:
     requests = sandbox.stats(include_tasks=False)["requests"]
-    return sum(n for route, n in requests.items() if route.startswith(TASK_ROUTES) and "content" not in route)
+    return sum(
+        n
+        for route, n in requests.items()
+        if route.startswith(TASK_ROUTES) and "content" not in route
+    )
 
 
 def _total_requests(sandbox) -> int:
@@ -90,8 +94,12 @@ async def test_cancel_remote_cancels_at_the_gateway(make_sandbox, make_client):
     await wait_for(lambda: all(row.task is not None for row in run.rows))
     run.cancel(remote=True)
     await run
-    await wait_for(lambda: sandbox.stats(include_tasks=False)["requests"].get(
-        "DELETE /v1/videos/{task_id}", 0) == 2)
+    await wait_for(
+        lambda: (
+            sandbox.stats(include_tasks=False)["requests"].get("DELETE /v1/videos/{task_id}", 0)
+            == 2
+        )
+    )
     outcomes = [t["outcome"] for t in sandbox.stats()["tasks"].values()]
     assert outcomes == ["cancelled", "cancelled"]
 
@@ -162,8 +170,12 @@ async def test_cache_hit_makes_no_http_request_and_force_bypasses(sandbox, make_
 
 async def test_seed_and_n_variations_are_different_requests(sandbox, make_client):
     client = make_client(sandbox)
-    requests = [small("same prompt"), small("same prompt", seed=1), small("same prompt", seed=2),
-                small("same prompt", n=2)]
+    requests = [
+        small("same prompt"),
+        small("same prompt", seed=1),
+        small("same prompt", seed=2),
+        small("same prompt", n=2),
+    ]
     assert len({r.fingerprint() for r in requests}) == 4
     run = client.run(requests)
     await run
@@ -211,8 +223,9 @@ async def test_spec_check_error_never_fails_a_row(sandbox, make_client, monkeypa
 
 async def test_compare_builds_grid_of_requests(sandbox, make_client):
     client = make_client(sandbox)
-    run = client.compare(prompt=["a", "b"], models=["kling-v1", "sora-2"], seed=[1, 2],
-                         size="160x90", duration=1)
+    run = client.compare(
+        prompt=["a", "b"], models=["kling-v1", "sora-2"], seed=[1, 2], size="160x90", duration=1
+    )
     await run
     assert [(r.request.prompt, r.request.seed, r.request.model) for r in run.results] == [
         (p, s, m) for p in "ab" for s in (1, 2) for m in ("kling-v1", "sora-2")

@@ -59,8 +59,10 @@ def _walk_vars(root: Any, depth: int = 6) -> list[str]:
         except Exception as exc:  # some third-party reprs need a running loop
             out.append(type(exc).__name__)
         for value in attributes.values():
-            items = value.values() if isinstance(value, dict) else (
-                value if isinstance(value, (list, tuple, set)) else [value]
+            items = (
+                value.values()
+                if isinstance(value, dict)
+                else (value if isinstance(value, (list, tuple, set)) else [value])
             )
             for item in items:
                 if not isinstance(item, (str, bytes, int, float, type(None))):
@@ -80,8 +82,14 @@ async def test_key_never_appears_anywhere(make_sandbox, make_client, caplog, tmp
 
     # a run through every fault the sandbox has
     sandbox.configure(
-        rate_limit=1, rate_limit_on="post", retry_after=0, server_error=2, reset=2,
-        drop_after_accept=1, malformed=1, truncate_after=800,
+        rate_limit=1,
+        rate_limit_on="post",
+        retry_after=0,
+        server_error=2,
+        reset=2,
+        drop_after_accept=1,
+        malformed=1,
+        truncate_after=800,
     )
     run = client.run([small(f"row {i}") for i in range(6)], timeout=20)
     await run
@@ -103,8 +111,9 @@ async def test_key_never_appears_anywhere(make_sandbox, make_client, caplog, tmp
     texts += [*_exception_texts(info.value), repr(wrong)]
 
     # the blocking twin, and a run it owns
-    blocking = vg.Client(sandbox.base_url, SENTINEL, journal=tmp_path / "b.sqlite",
-                         output_dir=tmp_path / "b")
+    blocking = vg.Client(
+        sandbox.base_url, SENTINEL, journal=tmp_path / "b.sqlite", output_dir=tmp_path / "b"
+    )
     try:
         texts += [repr(blocking), str(blocking)]
         texts += _walk_vars(blocking)
@@ -127,8 +136,10 @@ async def test_key_never_appears_anywhere(make_sandbox, make_client, caplog, tmp
     # the journal file (and its write-ahead log) on disk
     await client.aclose()
     gc.collect()
-    journal_path = pathlib.Path(client.journal.path) if hasattr(client.journal, "path") else (
-        tmp_path / "journal.sqlite"
+    journal_path = (
+        pathlib.Path(client.journal.path)
+        if hasattr(client.journal, "path")
+        else (tmp_path / "journal.sqlite")
     )
     files = [p for p in journal_path.parent.glob(journal_path.name + "*")]
     assert files
@@ -150,9 +161,24 @@ def test_tls_verification_is_on_by_default(sandbox):
 async def test_self_signed_certificate_is_refused(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import pathlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,11 +27,14 @@ from videogen_nb.widgets.studio import Studio
 from videogen_nb.widgets.studio_form import (
     FormValues,
     build_requests,
+    count_text,
     duration_choices,
     form_field,
     merge_models,
+    parse_duration,
     parse_metadata,
     parse_seeds,
+    shared_fields,
     size_choices,
     task_count,
 )
@@ -46,8 +51,14 @@ class RecordingComm(BaseComm):
         self.published: list[Any] = []
         super().__init__(*args, **kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
         self.published.append((msg_type, data))
 
 
@@ -66,16 +77,18 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[sandbox.SandboxHandle]:
-    handle = sandbox.start(task_seconds=0.3, api_key=SENTINEL_KEY,
-                           models=["acme-video-1"])
+    handle = sandbox.start(task_seconds=0.3, api_key=SENTINEL_KEY, models=["acme-video-1"])
     yield handle
     handle.stop()
 
 
 @pytest.fixture
 def options(tmp_path: pathlib.Path) -> dict[str, Any]:
-    return {"journal": tmp_path / "journal.db", "output_dir": tmp_path / "videos",
-            "poll": FAST_POLL}
+    return {
+        "journal": tmp_path / "journal.db",
+        "output_dir": tmp_path / "videos",
+        "poll": FAST_POLL,
+    }
 
 
 @pytest.fixture
@@ -99,19 +112,35 @@ def png_bytes(color: tuple[int, int, int] = (200, 30, 30), size: int = 300) -> b
 
 def choose_file(upload: ipywidgets.FileUpload, data: bytes, name: str) -> None:
     # The state the browser syncs for one chosen file, through the widget's deserializer.
-    upload.set_state({"value": [{"name": name, "type": "image/png", "size": len(data),
-                                 "content": memoryview(data), "last_modified": 1_700_000_000_000}]})
+    upload.set_state(
+        {
+            "value": [
+                {
+                    "name": name,
+                    "type": "image/png",
+                    "size": len(data),
+                    "content": memoryview(data),
+                    "last_modified": 1_700_000_000_000,
+                }
+            ]
+        }
+    )
 
 
-def test_sweep_generates_runs_live_and_fills_the_grid(client: Client,
-                                                      sb: sandbox.SandboxHandle) -> None:
+def test_sweep_generates_runs_live_and_fills_the_grid(
+    client: Client, sb: sandbox.SandboxHandle
+) -> None:
     studio = Studio(client)
     labels = dict(studio.models.options)
     # The gateway's models merged with the catalog; a gateway-only model is marked.
     assert labels["acme-video-1 (not in catalog)"] == "acme-video-1"
     assert "sora-2" in labels.values() and "kling-v1" in labels.values()
-    fill(studio, prompt="a paper boat\n\na red kite\n", models=("kling-v1", "veo_3_1-fast"),
-         seeds="1, 2")
+    fill(
+        studio,
+        prompt="a paper boat\n\na red kite\n",
+        models=("kling-v1", "veo_3_1-fast"),
+        seeds="1, 2",
+    )
     assert "8 tasks will be launched" in studio.count.value
     assert studio.task_count == 8
     before = sb.tasks_created
@@ -130,13 +159,16 @@ def test_sweep_generates_runs_live_and_fills_the_grid(client: Client,
     assert studio.output.children == (view.widget,)
     wait_for(lambda: "8 done" in view.table.html, what="table shows 8 done")
     assert view.table.html.count('<tr class="s-done">') == 8
-    wait_for(lambda: studio.grid is not None and all(r.ok for r in studio.grid.results),
-             what="grid with 8 videos")
+    wait_for(
+        lambda: studio.grid is not None and all(r.ok for r in studio.grid.results),
+        what="grid with 8 videos",
+    )
     assert len(studio.grid.grid_layout.rows) == 4 and len(studio.grid.grid_layout.cols) == 2
 
 
-def test_empty_prompt_and_bad_metadata_launch_nothing(client: Client,
-                                                      sb: sandbox.SandboxHandle) -> None:
+def test_empty_prompt_and_bad_metadata_launch_nothing(
+    client: Client, sb: sandbox.SandboxHandle
+) -> None:
     studio = Studio(client)
     fill(studio, prompt="  \n  ", models=("kling-v1",))
     assert "0 tasks: write a prompt" in studio.count.value
@@ -194,8 +226,9 @@ def test_limits_follow_the_chosen_models(client: Client, sb: sandbox.SandboxHand
     assert sb.tasks_created == before
 
 
-def test_negative_prompt_image_and_options_reach_the_requests(client: Client,
-                                                              sb: sandbox.SandboxHandle) -> None:
+def test_negative_prompt_image_and_options_reach_the_requests(
+    client: Client, sb: sandbox.SandboxHandle
+) -> None:
     studio = Studio(client)
     fill(studio, prompt="a lighthouse at dusk", models=("kling-v3-std-silent",))
     studio.negative.value = "blur, text"
@@ -262,10 +295,12 @@ def test_cost_guard_asks_before_a_big_sweep(client: Client, sb: sandbox.SandboxH
     assert studio.launched == 2
 
 
-def test_typed_key_is_never_in_widget_state(comms: list[RecordingComm],
-                                            sb: sandbox.SandboxHandle,
-                                            options: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_typed_key_is_never_in_widget_state(
+    comms: list[RecordingComm],
+    sb: sandbox.SandboxHandle,
+    options: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("VIDEOGEN_API_KEY", raising=False)
     monkeypatch.delenv("VIDEOGEN_BASE_URL", raising=False)
     studio = Studio(None, client_options=options)
@@ -288,12 +323,18 @@ def test_typed_key_is_never_in_widget_state(comms: list[RecordingComm],
     assert view is not None and view.table is not None
     wait_for(lambda: "1 done" in view.table.html, what="final table")
     # The hostile prompt is escaped in the table.
-    assert HOSTILE not in view.table.html and "&lt;img src=x onerror=alert(1)&gt;" in view.table.html
+    assert (
+        HOSTILE not in view.table.html and "&lt;img src=x onerror=alert(1)&gt;" in view.table.html
+    )
     wait_for(lambda: studio.grid is not None, what="grid")
 
     def dump(value: Any) -> str:
-        return json.dumps(value, default=lambda v: bytes(v).decode("latin-1")
-                          if isinstance(v, (bytes, memoryview)) else str(v))
+        return json.dumps(
+            value,
+            default=lambda v: (
+                bytes(v).decode("latin-1") if isinstance(v, (bytes, memoryview)) else str(v)
+            ),
+        )
 
     states = [dump(w.get_state()) for w in list(widget_mod._instances.values())]
     assert len(states) > 30
@@ -309,8 +350,9 @@ def test_typed_key_is_never_in_widget_state(comms: list[RecordingComm],
     assert "no gateway given" in studio.error("url")
 
 
-async def test_async_client_schedules_on_the_running_loop(sb: sandbox.SandboxHandle,
-                                                          options: dict[str, Any]) -> None:
+async def test_async_client_schedules_on_the_running_loop(
+    sb: sandbox.SandboxHandle, options: dict[str, Any]
+) -> None:
     async with AsyncClient(sb.base_url, sb.api_key, **options) as client:
         studio = Studio(client)
         task = studio._models_task
@@ -351,7 +393,109 @@ def test_form_helpers() -> None:
     assert task_count(values) == 12
     requests = build_requests(values)
     assert [(r.prompt, r.seed, r.model) for r in requests[:4]] == [
-        ("a", 1, "m1"), ("a", 1, "m2"), ("a", 1, "m3"), ("a", 2, "m1")]
+        ("a", 1, "m1"),
+        ("a", 1, "m2"),
+        ("a", 1, "m3"),
+        ("a", 2, "m1"),
+    ]
     with pytest.raises(ValidationError):
         build_requests(FormValues(prompts=("a",), models=("m",), fps=-3))
     assert isinstance(Studio(None, load_models=False), ipywidgets.VBox)
+
+
+def test_shared_fields_and_the_count_line() -> None:
+    values = FormValues(
+        prompts=("a",),
+        models=("m",),
+        size="1280x720",
+        duration="8",
+        quality=" high ",
+        fps=24,
+        n=2,
+        negative_prompt=" blur ",
+        metadata={"cfg": 1},
+        image="https://example.com/i.png",
+    )
+    assert shared_fields(values) == {
+        "size": "1280x720",
+        "duration": 8,
+        "quality": "high",
+        "fps": 24,
+        "n": 2,
+        "metadata": {"cfg": 1, "negative_prompt": "blur"},
+        "image": "https://example.com/i.png",
+    }
+    # blank fields (and n=1, fps=0) are left for the gateway's defaults
+    assert shared_fields(FormValues(prompts=("a",), models=("m",))) == {}
+    assert shared_fields(FormValues(prompts=("a",), models=("m",), size="9:16")) == {
+        "aspect_ratio": "9:16"
+    }
+    assert parse_duration("2.5") == 2.5 and isinstance(parse_duration("10.0"), int)
+    with pytest.raises(ValidationError) as err:
+        parse_duration("ten")
+    assert err.value.field == "duration"
+    assert count_text("a", "", ["m"], 8) == ("1 task will be launched", True)
+    assert count_text("a\nb", "1 2 3", ["m1", "m2"], 8) == (
+        "12 tasks will be launched (asks to confirm: more than 8)",
+        True,
+    )
+    assert count_text(" ", "", ["m"], 8) == ("0 tasks: write a prompt", False)
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running on its own thread (as a kernel's loop is, seen from a worker)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def test_async_client_on_another_thread_gets_the_work_handed_over(
+    sb: sandbox.SandboxHandle, options: dict[str, Any], loop_thread: asyncio.AbstractEventLoop
+) -> None:
+    async def build() -> AsyncClient:
+        return AsyncClient(sb.base_url, sb.api_key, **options)
+
+    client = asyncio.run_coroutine_threadsafe(build(), loop_thread).result(10)
+    assert client.loop is loop_thread
+    try:
+        studio = Studio(client)  # built off the client's loop: models are fetched there
+        assert studio._models_task is None
+        assert "acme-video-1" in dict(studio.models.options).values()
+        fill(studio, prompt="a kite", models=("kling-v1",))
+        before = sb.tasks_created
+        run = studio.generate()
+        assert run is not None, studio.error("general")
+
+        async def finish() -> None:
+            await run
+
+        asyncio.run_coroutine_threadsafe(finish(), loop_thread).result(30)
+        assert sb.tasks_created - before == 1 and run.results[0].ok
+    finally:
+        asyncio.run_coroutine_threadsafe(client.aclose(), loop_thread).result(10)
+
+
+def test_async_client_without_a_running_loop_says_so(
+    sb: sandbox.SandboxHandle, options: dict[str, Any]
+) -> None:
+    client = AsyncClient(sb.base_url, sb.api_key, **options)
+    try:
+        studio = Studio(client)
+        assert "no running loop" in studio.error("models")
+        fill(studio, prompt="a kite", models=("kling-v1",))
+        before = sb.tasks_created
+        assert studio.generate() is None
+        assert "needs its event loop running" in studio.error("general")
+        assert sb.tasks_created == before
+        # Connecting again from the gateway box keeps the kind of client the Studio was given.
+        assert studio.connect() and type(studio.client) is AsyncClient
+        assert studio.client is not client
+    finally:
+        asyncio.run(client.aclose())
+        if studio.client is not None and studio.client is not client:
+            asyncio.run(studio.client.aclose())

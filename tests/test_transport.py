@@ -28,7 +28,7 @@ from videogen_nb.core.errors import (
 from videogen_nb.core.wire import IDEMPOTENCY_KEY_HEADER
 from videogen_nb.dialects.base import FormPart
 from videogen_nb.http.retry import RetryPolicy, parse_poll_after, parse_retry_after
-from videogen_nb.http.transport import Response, Transport, normalize_base_url
+from videogen_nb.http.transport import Response, Transport, is_transient, normalize_base_url
 
 KEY = "sk-test-SECRET-9f3a"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.0)
@@ -49,7 +49,12 @@ class Server:
         async def recorded(request: web.Request) -> web.StreamResponse:
             body = await request.read()
             self.requests.append(
-                {"method": request.method, "path": request.path, "headers": dict(request.headers), "body": body}
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "headers": dict(request.headers),
+                    "body": body,
+                }
             )
             return await handler(request)
 
@@ -59,7 +64,11 @@ class Server:
         self.runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await self.runner.setup()
         site: web.BaseSite
-        site = web.SockSite(self.runner, sock) if sock is not None else web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = (
+            web.SockSite(self.runner, sock)
+            if sock is not None
+            else web.TCPSite(self.runner, "127.0.0.1", 0)
+        )
         await site.start()
         host, port = self.runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
@@ -141,7 +150,8 @@ def test_base_url_normalisation(given: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "   ", "gw.example", "ftp://h/v1", "http://", "https://user:pw@h/v1", "https://h/v1?x=1"]
+    "bad",
+    ["", "   ", "gw.example", "ftp://h/v1", "http://", "https://user:pw@h/v1", "https://h/v1?x=1"],
 )
 def test_base_url_rejected(bad: str) -> None:
     with pytest.raises(ValidationError) as info:
@@ -297,7 +307,9 @@ async def test_501_and_4xx_are_not_retried(make_server, transports) -> None:
         return web.Response(status=501, text="nope")
 
     async def bad(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"code": "invalid_request", "message": "prompt is required"}, status=400)
+        return web.json_response(
+            {"code": "invalid_request", "message": "prompt is required"}, status=400
+        )
 
     server.route("GET", "/a", not_impl)
     server.route("GET", "/b", bad)
@@ -391,7 +403,9 @@ async def test_malformed_json_on_get_is_retried_when_expected(make_server, trans
     bodies = [b"<html>proxy error</html>", b'{"status": "ok"}']
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=bodies.pop(0) if len(bodies) > 1 else bodies[0], content_type="text/html")
+        return web.Response(
+            body=bodies.pop(0) if len(bodies) > 1 else bodies[0], content_type="text/html"
+        )
 
     server.route("GET", "/v1/videos/j", handler)
     base = await server.start()
@@ -424,13 +438,29 @@ async def test_malformed_json_gives_up_quoting_body(make_server, transports) -> 
 async def test_get_refused_is_retried_then_raises(transports) -> None:
     port = free_port()  # nothing listens there
     retries: list[int] = []
-    t = make_transport(transports, f"http://127.0.0.1:{port}", on_retry=lambda a, d, e: retries.append(a))
+    t = make_transport(
+        transports, f"http://127.0.0.1:{port}", on_retry=lambda a, d, e: retries.append(a)
+    )
     with pytest.raises(APIConnectionError) as info:
         await t.send("GET", "/v1/models")
     assert not isinstance(info.value, SubmitOutcomeUnknownError)
     assert retries == [1, 2, 3]
     assert "could not connect" in str(info.value) and "4 attempts" in str(info.value)
     assert KEY not in str(info.value)
+
+
+async def test_connection_errors_say_whether_a_retry_may_help(transports) -> None:
+    port = free_port()  # nothing listens there: a refusal may pass
+    t = make_transport(transports, f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(APIConnectionError) as info:
+        await t.send("GET", "/v1/models")
+    assert info.value.transient and info.value.attempts == 1
+    with pytest.raises(APIConnectionError) as streamed:
+        async with t.stream("/v1/videos/x/content"):
+            pass
+    assert streamed.value.transient
+    assert is_transient(streamed.value)
+    assert not is_transient(APIConnectionError("TLS certificate check failed", transient=False))
 
 
 # -- POST safety ------------------------------------------------------------------------
@@ -449,7 +479,9 @@ async def test_post_reset_after_body_is_not_retried(make_server, transports) -> 
     retries: list[int] = []
     t = make_transport(transports, base, on_retry=lambda a, d, e: retries.append(a))
     with pytest.raises(SubmitOutcomeUnknownError) as info:
-        await t.send("POST", "/v1/video/generations", json={"prompt": "a cat"}, idempotency_key="k1")
+        await t.send(
+            "POST", "/v1/video/generations", json={"prompt": "a cat"}, idempotency_key="k1"
+        )
     assert server.count("POST", "/v1/video/generations") == 1
     assert retries == []
     assert "may have created" in str(info.value) and "NOT resubmitted" in str(info.value)
@@ -496,7 +528,9 @@ async def test_post_refused_then_server_comes_up(make_server, transports) -> Non
             starting.append(asyncio.get_running_loop().create_task(server.start(sock)))
 
     t = make_transport(transports, f"http://127.0.0.1:{port}", on_retry=on_retry)
-    resp = await t.send("POST", "/v1/video/generations", json={"prompt": "p"}, idempotency_key="ik-7")
+    resp = await t.send(
+        "POST", "/v1/video/generations", json={"prompt": "p"}, idempotency_key="ik-7"
+    )
     await starting[0]
     assert resp.json() == {"id": "task_up"}
     assert server.count("POST", "/v1/video/generations") == 1
@@ -518,7 +552,9 @@ async def test_post_503_and_429_retried_500_not(make_server, transports) -> None
     async def handler(request: web.Request) -> web.StreamResponse:
         status = answers[request.path].pop(0)
         headers = {"Retry-After": "0"} if status == 429 else {}
-        return web.json_response({"id": "x"} if status == 200 else {"e": status}, status=status, headers=headers)
+        return web.json_response(
+            {"id": "x"} if status == 200 else {"e": status}, status=status, headers=headers
+        )
 
     server.route("POST", "/a", handler)
     server.route("POST", "/b", handler)
@@ -645,7 +681,11 @@ async def test_multipart_form_is_sent_on_every_attempt(make_server, transports) 
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             assert isinstance(part, aiohttp.BodyPartReader)
-            fields[part.name or ""] = (await part.read(), part.filename, part.headers.get("Content-Type"))
+            fields[part.name or ""] = (
+                await part.read(),
+                part.filename,
+                part.headers.get("Content-Type"),
+            )
         seen.append(fields)
         if len(seen) == 1:
             return web.Response(status=503)
@@ -657,7 +697,12 @@ async def test_multipart_form_is_sent_on_every_attempt(make_server, transports) 
     parts = [
         FormPart(name="prompt", value="a paper boat"),
         FormPart(name="seconds", value="4"),
-        FormPart(name="input_reference", value=b"\x89PNG\r\n", filename="ref.png", content_type="image/png"),
+        FormPart(
+            name="input_reference",
+            value=b"\x89PNG\r\n",
+            filename="ref.png",
+            content_type="image/png",
+        ),
     ]
     resp = await t.send("POST", "/v1/videos", form=parts)
     assert resp.json() == {"id": "video_1"}
@@ -672,7 +717,9 @@ async def test_custom_error_decoder_is_used(make_server, transports) -> None:
     server = make_server()
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"error": {"message": "Invalid token (request id: 1)", "code": ""}}, status=401)
+        return web.json_response(
+            {"error": {"message": "Invalid token (request id: 1)", "code": ""}}, status=401
+        )
 
     server.route("GET", "/v1/models", handler)
     base = await server.start()
@@ -723,14 +770,21 @@ async def test_closed_transport_refuses(transports) -> None:
 
 
 def test_proxy_settings_are_honoured_only_when_present(monkeypatch, tmp_path) -> None:
-    from videogen_nb.http.transport import _environment_has_proxy_or_netrc
+    from videogen_nb.http.session import environment_has_proxy_or_netrc
 
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    assert _environment_has_proxy_or_netrc() is False
+    assert environment_has_proxy_or_netrc() is False
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    assert _environment_has_proxy_or_netrc() is True
+    assert environment_has_proxy_or_netrc() is True
     monkeypatch.delenv("HTTPS_PROXY")
     (tmp_path / "no-netrc").write_text("machine example.com login a password b\n")
-    assert _environment_has_proxy_or_netrc() is True
+    assert environment_has_proxy_or_netrc() is True

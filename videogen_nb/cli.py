@@ -1,11 +1,11 @@
 """``videogen-nb``: the command line.
 
-    videogen-nb runs         list the journal: id, model, state, task id, file
-    videogen-nb resume       finish every unfinished task the journal knows for a gateway
-    videogen-nb sandbox      serve the offline sandbox gateway
-    videogen-nb leaderboard  per-model success, latency, spec compliance and blind-vote wins
-    videogen-nb demo         the quickstart notebook against the sandbox (opened, or executed
-                             when there is no display)
+videogen-nb runs         list the journal: id, model, state, task id, file
+videogen-nb resume       finish every unfinished task the journal knows for a gateway
+videogen-nb sandbox      serve the offline sandbox gateway
+videogen-nb leaderboard  per-model success, latency, spec compliance and blind-vote wins
+videogen-nb demo         the quickstart notebook against the sandbox (opened, or executed
+                         when there is no display)
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
+
+from .core.states import EntryState
 
 __all__ = ["main"]
 
@@ -53,9 +56,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     for entry in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at or 0))
         detail = entry.path or (entry.error or "")
-        rows.append(
-            (str(entry.id), when, entry.model or "", entry.state, entry.task_id or "", detail)
-        )
+        state = entry.state.value
+        rows.append((str(entry.id), when, entry.model or "", state, entry.task_id or "", detail))
     _print_table(rows)
     return 0
 
@@ -69,11 +71,10 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from .client.sync_client import Client
+    from .run.rows import RowState
 
-    options: dict[str, object] = {"journal": str(_journal_path(args.journal))}
-    if args.output_dir:
-        options["output_dir"] = args.output_dir
-    with Client(args.base_url, **options) as client:
+    journal = str(_journal_path(args.journal))
+    with Client(args.base_url, journal=journal, output_dir=args.output_dir or None) as client:
         run = client.resume(retry_unknown=args.retry_unknown)
         if not run.rows:
             print("nothing to resume: every journal entry for this gateway is finished")
@@ -86,7 +87,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             where = str(result.path) if result.path else f"{row.state.value}: {row.error}"
             print(f"  #{row.entry.id if row.entry else '?'} {row.request.model}: {where}")
             failed += result.path is None
-        unknown = run.counts["submit_unknown"]
+        unknown = run.counts[RowState.SUBMIT_UNKNOWN.value]
         if unknown and not args.retry_unknown:
             print(
                 f"{unknown} request(s) may or may not have been accepted by the gateway; "
@@ -137,18 +138,25 @@ def _execute_notebook(path: pathlib.Path) -> int:
     import nbformat
     from nbclient import NotebookClient
 
+    read_notebook: Any = nbformat.read  # nbformat ships no types
+    write_notebook: Any = nbformat.write
+
     # The notebooks start the sandbox themselves when no gateway is configured; make sure a
     # real gateway in the environment is not used (and billed) by the demo by accident.
-    env_backup = {k: os.environ.pop(k) for k in ("VIDEOGEN_BASE_URL", "VIDEOGEN_API_KEY")
-                  if k in os.environ}
+    env_backup = {
+        k: os.environ.pop(k) for k in ("VIDEOGEN_BASE_URL", "VIDEOGEN_API_KEY") if k in os.environ
+    }
     try:
-        notebook = nbformat.read(path, as_version=4)
+        notebook = read_notebook(path, as_version=4)
         print(f"executing {path.name} against the sandbox gateway ...", flush=True)
         started = time.monotonic()
         NotebookClient(
-            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
         ).execute()
-        nbformat.write(notebook, path)
+        write_notebook(notebook, path)
     finally:
         os.environ.update(env_backup)
     videos = sorted(path.parent.glob("videogen-runs/videos/*.mp4"))
@@ -169,7 +177,12 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list the journal")
     _add_journal_arg(runs)
     runs.add_argument("--limit", type=int, default=50, help="newest N entries (0: all)")
-    runs.add_argument("--state", action="append", help="only entries in this state (repeatable)")
+    runs.add_argument(
+        "--state",
+        action="append",
+        choices=[state.value for state in EntryState],
+        help="only entries in this state (repeatable)",
+    )
 
     resume = commands.add_parser("resume", help="finish unfinished tasks from the journal")
     _add_journal_arg(resume)
@@ -181,10 +194,12 @@ def _parser() -> argparse.ArgumentParser:
         help="resend requests whose submit outcome is unknown (same Idempotency-Key)",
     )
 
-    commands.add_parser("sandbox", help="serve the sandbox gateway (see --help after it)",
-                        add_help=False)
-    commands.add_parser("leaderboard", help="per-model leaderboard from the journal",
-                        add_help=False)
+    commands.add_parser(
+        "sandbox", help="serve the sandbox gateway (see --help after it)", add_help=False
+    )
+    commands.add_parser(
+        "leaderboard", help="per-model leaderboard from the journal", add_help=False
+    )
 
     demo = commands.add_parser("demo", help="the quickstart notebook against the sandbox")
     demo.add_argument("--workdir", default="videogen-demo", help="where to run it")

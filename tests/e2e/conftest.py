@@ -13,6 +13,7 @@ Each test gets an ``E2E`` helper (``e2e`` fixture) that saves a screenshot per s
 test fails, the report gets a final screenshot, the list of screenshots, the browser
 console and the tail of the server log (``pytest_runtest_makereport`` below).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -45,7 +46,9 @@ import videogen_nb as vg
 def _missing_requirements() -> str | None:
     for module in ("playwright", "jupyterlab", "voila", "ipykernel"):
         if importlib.util.find_spec(module) is None:
-            return f"the Python package {module!r} is not installed (pip install 'videogen-nb[e2e]')"
+            return (
+                f"the Python package {module!r} is not installed (pip install 'videogen-nb[e2e]')"
+            )
     if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
         how = (
             "run scripts/test.sh as root to install it (apt-get install chromium)"
@@ -109,8 +112,10 @@ def server_env(e2e_root: pathlib.Path, e2e_sandbox: Any) -> dict[str, str]:
     settings = dirs["JUPYTERLAB_SETTINGS_DIR"]
     overrides = {
         # No news, no update check: no request leaves the machine, no toast to dismiss.
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         # Every cell in the DOM, so the tests see outputs that are scrolled away.
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     }
@@ -139,14 +144,27 @@ def jupyter_lab(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator[
 
     def command(port: int) -> list[str]:
         return [
-            sys.executable, "-m", "jupyter", "lab",
-            "--no-browser", "--allow-root",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
         ]
 
-    server = start_server("JupyterLab", command, env=server_env, cwd=root, token=token,
-                          log_path=e2e_root / "jupyterlab.log", ready_path="/api/status")
+    server = start_server(
+        "JupyterLab",
+        command,
+        env=server_env,
+        cwd=root,
+        token=token,
+        log_path=e2e_root / "jupyterlab.log",
+        ready_path="/api/status",
+    )
     try:
         yield server
     finally:
@@ -154,7 +172,9 @@ def jupyter_lab(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator[
 
 
 @pytest.fixture
-def voila_server(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator[Callable[[str], Server]]:
+def voila_server(
+    e2e_root: pathlib.Path, server_env: dict[str, str]
+) -> Iterator[Callable[[str], Server]]:
     """``voila_server(notebook_name)``: Voila serving that notebook as an app."""
     servers: list[Server] = []
 
@@ -164,14 +184,28 @@ def voila_server(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator
 
         def command(port: int) -> list[str]:
             return [
-                sys.executable, "-m", "voila", name, f"--port={port}", "--no-browser",
-                "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--show_tracebacks=True",
+                sys.executable,
+                "-m",
+                "voila",
+                name,
+                f"--port={port}",
+                "--no-browser",
+                "--Voila.ip=127.0.0.1",
+                "--Voila.port_retries=0",
+                "--show_tracebacks=True",
             ]
 
         # Not "/": that would start a kernel and run the notebook. Any answer means it listens.
-        server = start_server("Voila", command, env=server_env, cwd=root, token=None,
-                              log_path=e2e_root / f"voila-{len(servers)}.log",
-                              ready_path="/voila/static/", any_status=True)
+        server = start_server(
+            "Voila",
+            command,
+            env=server_env,
+            cwd=root,
+            token=None,
+            log_path=e2e_root / f"voila-{len(servers)}.log",
+            ready_path="/voila/static/",
+            any_status=True,
+        )
         servers.append(server)
         return server
 
@@ -205,7 +239,9 @@ def browser_context(e2e_root: pathlib.Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def e2e(browser_context: Any, e2e_root: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[E2E]:
+def e2e(
+    browser_context: Any, e2e_root: pathlib.Path, request: pytest.FixtureRequest
+) -> Iterator[E2E]:
     """A fresh page for one test, with step screenshots under the session's temp dir."""
     shots = e2e_root / "screenshots" / request.node.name.replace("/", "_")
     shots.mkdir(parents=True, exist_ok=True)

@@ -108,8 +108,17 @@ class ServerExitedError(RuntimeError):
 class Server:
     """A child server process (JupyterLab or Voila) and where to reach it."""
 
-    def __init__(self, name: str, command: list[str], *, env: dict[str, str], cwd: pathlib.Path,
-                 port: int, token: str | None, log_path: pathlib.Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        *,
+        env: dict[str, str],
+        cwd: pathlib.Path,
+        port: int,
+        token: str | None,
+        log_path: pathlib.Path,
+    ) -> None:
         self.name = name
         self.port = port
         self.token = token
@@ -118,7 +127,11 @@ class Server:
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         # Its own process group: stop() ends the server and every kernel it started.
         self.process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -129,8 +142,9 @@ class Server:
         sep = "&" if "?" in path else "?"
         return f"{self.base}{path}{sep}token={self.token}"
 
-    def wait_ready(self, path: str, timeout: float = SERVER_START_TIMEOUT, *,
-                   any_status: bool = False) -> None:
+    def wait_ready(
+        self, path: str, timeout: float = SERVER_START_TIMEOUT, *, any_status: bool = False
+    ) -> None:
         """Wait until ``GET path`` answers 200 (any HTTP answer with ``any_status``);
         bounded, and failing with the log if the process dies."""
         deadline = time.monotonic() + timeout
@@ -204,8 +218,9 @@ def start_server(
     """
     for attempt in range(1, START_ATTEMPTS + 1):
         port = free_port()
-        server = Server(name, command(port), env=env, cwd=cwd, port=port, token=token,
-                        log_path=log_path)
+        server = Server(
+            name, command(port), env=env, cwd=cwd, port=port, token=token, log_path=log_path
+        )
         try:
             server.wait_ready(ready_path, any_status=any_status)
         except ServerExitedError:
@@ -227,8 +242,9 @@ def write_notebooks(target: pathlib.Path) -> None:
         shutil.copyfile(source, target / source.name)
     for name, cells in TEST_NOTEBOOKS.items():
         nb = nbformat.v4.new_notebook()
-        nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                      "name": "python3"}}
+        nb.metadata = {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        }
         nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
         nbformat.write(nb, target / name)
 
@@ -245,8 +261,12 @@ class E2E:
         self.servers: list[Server] = []
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        page.on("requestfailed", lambda req: self.console.append(
-            f"[request failed] {req.method} {req.url}: {req.failure}"))
+        page.on(
+            "requestfailed",
+            lambda req: self.console.append(
+                f"[request failed] {req.method} {req.url}: {req.failure}"
+            ),
+        )
 
     def _on_console(self, message: Any) -> None:
         url = (message.location or {}).get("url", "")
@@ -363,7 +383,8 @@ class LabNotebook:
                 const cells = ({_JS_CELLS})(name).filter((c) => c.type === 'code');
                 return cells.some((c) => c.error) || cells.every((c) => c.count !== null);
             }}""",
-            arg=self.name, timeout=timeout * 1000,
+            arg=self.name,
+            timeout=timeout * 1000,
         )
         cells = self.cells()
         errors = [c["text"] for c in cells if c["error"]]

@@ -63,7 +63,8 @@ def wait_videos(page: Any, scope: str, count: int, timeout: float = 60.0) -> lis
     page.wait_for_function(
         f"([scope, n]) => {{ const vs = ({_JS_VIDEOS})(scope);"
         " return vs.length === n && vs.every((v) => v.readyState >= 2 && v.width > 0); }",
-        arg=[scope, count], timeout=timeout * 1000,
+        arg=[scope, count],
+        timeout=timeout * 1000,
     )
     return videos(page, scope)
 
@@ -79,7 +80,9 @@ def pick_models(page: Any, models: list[str]) -> None:
     )
 
 
-def test_quickstart_studio_generates_two_videos(open_notebook: Any, e2e: Any, e2e_sandbox: Any) -> None:
+def test_quickstart_studio_generates_two_videos(
+    open_notebook: Any, e2e: Any, e2e_sandbox: Any
+) -> None:
     """01: run all, the Studio appears; prompt + two models + Generate: live rows advance,
     the grid fills with two playable videos of the requested size; no error anywhere."""
     page = e2e.page
@@ -174,7 +177,8 @@ def test_grid_plays_in_step(open_notebook: Any, e2e: Any) -> None:
             if (wrapped) window.__vgWrapped = true;
             return !!window.__vgWrapped && t > 0.5 && vs.every((v) => !v.paused);
         }}""",
-        polling="raf", timeout=30_000,
+        polling="raf",
+        timeout=30_000,
     )
     spreads = page.evaluate(
         f"""async () => {{
@@ -234,7 +238,9 @@ def test_blind_vote_is_recorded_and_reveal_names_models(open_notebook: Any, e2e:
     assert page.locator(".vgg-reveal").is_hidden()
 
 
-def test_kernel_stays_free_while_twenty_tasks_run(open_notebook: Any, e2e: Any, e2e_sandbox: Any) -> None:
+def test_kernel_stays_free_while_twenty_tasks_run(
+    open_notebook: Any, e2e: Any, e2e_sandbox: Any
+) -> None:
     """With 20 tasks in flight, another cell runs and answers in under a second."""
     page = e2e.page
     e2e_sandbox.configure(task_seconds=20)  # long enough to be certainly still running
@@ -243,8 +249,9 @@ def test_kernel_stays_free_while_twenty_tasks_run(open_notebook: Any, e2e: Any, 
         before = e2e_sandbox.tasks_created
         nb.run_cell(0)
         nb.run_cell(1)
-        wait_until(lambda: e2e_sandbox.tasks_created - before == 20, 30,
-                   "the sandbox accepted 20 tasks")
+        wait_until(
+            lambda: e2e_sandbox.tasks_created - before == 20, 30, "the sandbox accepted 20 tasks"
+        )
         page.wait_for_function(
             "() => [...document.querySelectorAll('.vg-run-table td.st')]"
             ".filter((td) => ['queued', 'in progress'].includes(td.textContent.trim())).length === 20"
@@ -260,7 +267,9 @@ def test_kernel_stays_free_while_twenty_tasks_run(open_notebook: Any, e2e: Any, 
         e2e_sandbox.configure(task_seconds=3.0)
 
 
-def test_studio_bad_input_says_so_and_launches_nothing(open_notebook: Any, e2e: Any, e2e_sandbox: Any) -> None:
+def test_studio_bad_input_says_so_and_launches_nothing(
+    open_notebook: Any, e2e: Any, e2e_sandbox: Any
+) -> None:
     """Empty prompt, then bad metadata JSON: a message next to the field, nothing sent."""
     page = e2e.page
     nb = open_notebook("e2e_studio.ipynb")

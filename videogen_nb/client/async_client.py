@@ -6,15 +6,23 @@ It is the one-task ``TaskClient`` plus the many-task methods of the run layer (`
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..core.errors import ValidationError
+from ..core.loops import running_loop
 from ..core.request import VideoRequest
+from ..dialects import Dialect
+from ..http.retry import RetryPolicy
 from ..run.lanes import DEFAULT_GATEWAY_CONCURRENCY, LaneSet
 from ..run.run import Run
 from ..run.scheduler import PollScheduler
 from ..run.sweep import build_sweep, check_spending
+from ..store.journal import Journal
+from ..tasks.polling import PollPolicy
+from ..tasks.recorder import DEFAULT
 from ..tasks.task_client import TaskClient
 
 __all__ = ["AsyncClient"]
@@ -28,10 +36,20 @@ class AsyncClient(TaskClient):
     ...     run = client.compare(prompt="a boat", models=["kling-v1", "sora-2"])
     ...     await run
 
+    ``base_url``/``api_key`` default to ``VIDEOGEN_BASE_URL``/``VIDEOGEN_API_KEY``; the base
+    URL may end in ``/v1`` or not. ``dialect`` is ``"auto"`` (unified first, OpenAI-style
+    ``/v1/videos`` when the gateway turns out to serve only that), ``"unified"``,
+    ``"openai"``, ``"kling"``, or a ``Dialect`` instance. ``journal`` is the task journal (a
+    ``Journal``, a path, None for none; by default ``./videogen-runs/journal.sqlite``),
+    ``output_dir`` where videos go. ``timeout`` bounds one HTTP call, ``task_timeout`` how
+    long ``wait()`` follows a task; ``poll`` and ``retry`` tune polling and retries,
+    ``max_download_bytes`` caps one video, ``verify_ssl=False`` accepts any certificate
+    (test gateways only).
+
     ``concurrency`` caps the tasks in flight at this gateway, ``model_concurrency`` per
     model (a number, or a mapping of model name to limit with ``"*"`` as the default; by
-    default a model may use the whole gateway lane); both
-    adapt down on 429 and back up as requests succeed. ``max_tasks`` is the spending guard:
+    default a model may use the whole gateway lane); both adapt down on 429 and back up as
+    requests succeed. ``max_tasks`` is the spending guard:
     a run larger than it is refused unless raised explicitly.
     """
 
@@ -40,15 +58,50 @@ class AsyncClient(TaskClient):
         base_url: str | None = None,
         api_key: str | None = None,
         *,
+        dialect: str | Dialect = "auto",
+        journal: Journal | str | os.PathLike[str] | None = DEFAULT,
+        output_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 60.0,
+        task_timeout: float | None = 30 * 60.0,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        max_download_bytes: int = 2 * 1024**3,
+        verify_ssl: bool = True,
         concurrency: int = DEFAULT_GATEWAY_CONCURRENCY,
         model_concurrency: int | Mapping[str, int] | None = None,
         max_tasks: int | None = None,
-        **options: Any,
     ) -> None:
-        super().__init__(base_url, api_key, **options)
+        # Spelled out (not **options) so Shift-Tab and type checkers see every parameter;
+        # tests/test_client_twins.py checks they stay those of TaskClient.
+        super().__init__(
+            base_url,
+            api_key,
+            dialect=dialect,
+            journal=journal,
+            output_dir=output_dir,
+            timeout=timeout,
+            task_timeout=task_timeout,
+            poll=poll,
+            retry=retry,
+            max_download_bytes=max_download_bytes,
+            verify_ssl=verify_ssl,
+        )
         self.lanes = LaneSet(gateway=concurrency, models=model_concurrency)
         self.max_tasks = max_tasks
         self._scheduler: PollScheduler | None = None
+        self._loop = running_loop()
+
+    @property
+    def aclient(self) -> AsyncClient:
+        """This client itself (the blocking ``Client`` answers with the one underneath), so
+        callers that accept either kind reach the coroutines the same way."""
+        return self
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this client works on: the one running where it was built or
+        where it first started a run (None before either)."""
+        return self._loop
 
     @property
     def scheduler(self) -> PollScheduler:
@@ -76,6 +129,7 @@ class AsyncClient(TaskClient):
         Must be called where the client's loop runs (in a notebook cell, or a coroutine).
         ``concurrency`` narrows this client's gateway lane for all its runs from now on.
         """
+        self._loop = self._loop or running_loop()
         request_list = list(requests)
         if not request_list:
             raise ValidationError("requests", "no requests given")
@@ -99,6 +153,7 @@ class AsyncClient(TaskClient):
 
     def compare(
         self,
+        /,
         *,
         prompt: str | Sequence[str] | None = None,
         models: str | Sequence[str] | None = None,

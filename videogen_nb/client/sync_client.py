@@ -11,23 +11,34 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
 import os
 import pathlib
 import threading
 import weakref
-from collections.abc import Coroutine, Iterable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..core.request import VideoRequest
-from ..core.task import Result, Task
-from ..run.lanes import LaneSet
-from ..run.run import Run
+from ..core.loops import running_on
+from ..dialects import Dialect
+from ..http.retry import RetryPolicy
+from ..run.lanes import DEFAULT_GATEWAY_CONCURRENCY, LaneSet
 from ..store.journal import Journal
+from ..tasks.polling import PollPolicy
+from ..tasks.recorder import DEFAULT
 from .async_client import AsyncClient
 
-__all__ = ["Client", "background_loop", "enable_nested_asyncio"]
+__all__ = ["RUN_LAYER_HOOKS", "Client", "background_loop", "enable_nested_asyncio"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+#: public ``AsyncClient`` methods with no blocking twin: the run layer hands journal entries
+#: and follow state through them on the client's own loop; from another thread they mean
+#: nothing (tests/test_client_twins.py checks every other public method has a twin)
+RUN_LAYER_HOOKS = frozenset(
+    {"submit_entry", "following", "track_entry", "record_request", "record_requests"}
+)
 
 _loop_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -57,23 +68,94 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def _on_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
+def _twin(method: Callable[..., Any], twin: Callable[..., Any]) -> None:
+    """Give ``twin`` the name, docstring and signature of ``method``.
+
+    ``functools.wraps`` sets ``__wrapped__``, which ``inspect.signature`` (and so ``help()``
+    and Jupyter's Shift-Tab) follows to the ``AsyncClient`` method's real parameters.
+    """
+    functools.update_wrapper(twin, method)
+    twin.__qualname__ = f"Client.{method.__name__}"
+    twin.__module__ = __name__
+
+
+def _blocking(
+    method: Callable[Concatenate[AsyncClient, P], Awaitable[T]],
+) -> Callable[Concatenate[Client, P], T]:
+    """The blocking twin of a coroutine method: run it on the background loop, return its value."""
+
+    def twin(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async def call() -> T:
+            return await method(self._async, *args, **kwargs)
+
+        return self._call(call())
+
+    _twin(method, twin)
+    return twin
+
+
+def _on_loop(
+    method: Callable[Concatenate[AsyncClient, P], T],
+) -> Callable[Concatenate[Client, P], T]:
+    """The twin of a plain method that must run on the client's loop (``run`` starts tasks
+    there and returns at once; the work goes on in the background)."""
+
+    def twin(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async def call() -> T:
+            return method(self._async, *args, **kwargs)
+
+        return self._call(call())
+
+    _twin(method, twin)
+    return twin
 
 
 class Client:
     """Blocking client: the same methods as ``AsyncClient``, callable from anywhere.
 
     >>> client = vg.Client()                                 # doctest: +SKIP
-    >>> result = client.generate(vg.VideoRequest(model="kling-v1", prompt="a boat"))
-    >>> run = client.compare(prompt="a boat", models=["kling-v1", "sora-2"])
-    >>> run                                                  # live in a notebook
+    >>> result = client.generate(vg.VideoRequest(model="kling-v1", prompt="a boat"))  # doctest: +SKIP
+    >>> run = client.compare(prompt="a boat", models=["kling-v1", "sora-2"])  # doctest: +SKIP
+    >>> run  # live in a notebook                            # doctest: +SKIP
+
+    The parameters are those of ``AsyncClient`` (see ``help(vg.AsyncClient)``); each method
+    is its ``AsyncClient`` namesake run on the background loop, returning the value itself.
     """
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, **options: Any):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        dialect: str | Dialect = "auto",
+        journal: Journal | str | os.PathLike[str] | None = DEFAULT,
+        output_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 60.0,
+        task_timeout: float | None = 30 * 60.0,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        max_download_bytes: int = 2 * 1024**3,
+        verify_ssl: bool = True,
+        concurrency: int = DEFAULT_GATEWAY_CONCURRENCY,
+        model_concurrency: int | Mapping[str, int] | None = None,
+        max_tasks: int | None = None,
+    ) -> None:
+        # The same parameters as AsyncClient.__init__, written out for Shift-Tab and type
+        # checkers; tests/test_client_twins.py checks the two agree.
+        options: dict[str, Any] = {
+            "dialect": dialect,
+            "journal": journal,
+            "output_dir": output_dir,
+            "timeout": timeout,
+            "task_timeout": task_timeout,
+            "poll": poll,
+            "retry": retry,
+            "max_download_bytes": max_download_bytes,
+            "verify_ssl": verify_ssl,
+            "concurrency": concurrency,
+            "model_concurrency": model_concurrency,
+            "max_tasks": max_tasks,
+        }
         self._loop = background_loop()
 
         async def build() -> AsyncClient:
@@ -83,7 +165,7 @@ class Client:
         _open_clients.add(self)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        if _on_thread_of(self._loop):
+        if running_on(self._loop):
             coro.close()
             raise RuntimeError(
                 "vg.Client was called from its own background loop; use vg.AsyncClient there"
@@ -100,6 +182,11 @@ class Client:
     def aclient(self) -> AsyncClient:
         """The ``AsyncClient`` underneath (lives on the background loop)."""
         return self._async
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this client works on: the toolkit's background loop."""
+        return self._loop
 
     @property
     def base_url(self) -> str:
@@ -134,62 +221,24 @@ class Client:
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncClient", "Client", 1)
 
-    def submit(self, request: VideoRequest, **options: Any) -> Task:
-        """Send a request; see ``AsyncClient.submit``."""
-        return self._call(self._async.submit(request, **options))
-
-    def retrieve(self, task: Task | str) -> Task:
-        """Read a task's state; see ``AsyncClient.retrieve``."""
-        return self._call(self._async.retrieve(task))
-
-    def wait(self, task: Task | str, timeout: float | None = None) -> Task:
-        """Poll until the task ends; see ``AsyncClient.wait``."""
-        return self._call(self._async.wait(task, timeout))
-
-    def download(self, task: Task | str, dest: str | os.PathLike[str] | None = None) -> pathlib.Path:
-        """Fetch a completed task's video; see ``AsyncClient.download``."""
-        return self._call(self._async.download(task, dest))
-
-    def generate(self, request: VideoRequest, **options: Any) -> Result:
-        """Submit, wait and download; see ``AsyncClient.generate``."""
-        return self._call(self._async.generate(request, **options))
-
-    def cancel(self, task: Task | str) -> Task | None:
-        """Ask the gateway to cancel a task; see ``AsyncClient.cancel``."""
-        return self._call(self._async.cancel(task))
-
-    def models(self) -> list[str]:
-        """The model ids the gateway lists."""
-        return self._call(self._async.models())
-
-    def run(self, requests: Iterable[VideoRequest], concurrency: int | None = None,
-            **options: Any) -> Run:
-        """Start many requests; returns a live ``Run`` at once (work goes on in the background)."""
-        request_list = list(requests)
-
-        async def start() -> Run:
-            return self._async.run(request_list, concurrency, **options)
-
-        return self._call(start())
-
-    def compare(self, **options: Any) -> Run:
-        """Every prompt x seed x model as a live grid; see ``AsyncClient.compare``."""
-
-        async def start() -> Run:
-            return self._async.compare(**options)
-
-        return self._call(start())
-
-    def resume(self, **options: Any) -> Run:
-        """Finish what the journal has unfinished; see ``AsyncClient.resume``."""
-
-        async def start() -> Run:
-            return self._async.resume(**options)
-
-        return self._call(start())
+    # One task (coroutines on AsyncClient, run to their end here).
+    submit = _blocking(AsyncClient.submit)
+    retrieve = _blocking(AsyncClient.retrieve)
+    wait = _blocking(AsyncClient.wait)
+    download = _blocking(AsyncClient.download)
+    generate = _blocking(AsyncClient.generate)
+    cancel = _blocking(AsyncClient.cancel)
+    models = _blocking(AsyncClient.models)
+    # Many tasks: start on the loop and return the live Run at once.
+    run = _on_loop(AsyncClient.run)
+    compare = _on_loop(AsyncClient.compare)
+    resume = _on_loop(AsyncClient.resume)
+    # What the journal knows (read on the loop's thread, where the journal is used).
+    cached_result = _on_loop(AsyncClient.cached_result)
+    typical_seconds = _on_loop(AsyncClient.typical_seconds)
 
     def close(self) -> None:
-        """Close the HTTP session (and the journal the client opened)."""
+        """Close the HTTP session (and the journal, when the client opened it)."""
         _open_clients.discard(self)
         self._call(self._async.aclose())
 

@@ -1,1 +1,2 @@
-"""Shared vocabulary; imports nothing else of the package: errors, task states, requests, geometry, media, wire."""
+"""Shared vocabulary; imports nothing else of the package: errors, task states, requests
+(and their frozen mappings), geometry (sizes and ratios), media, urls, wire, text, loops."""

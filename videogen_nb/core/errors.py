@@ -11,10 +11,13 @@ The tree::
     │   ├── RateLimitError              429 (.retry_after)
     │   └── ServerError                 5xx
     ├── APIConnectionError              no usable answer: refused, reset, timed out, malformed
+    │   │                               (.transient, .attempts)
     │   └── SubmitOutcomeUnknownError   a POST may have reached the gateway; not retried blindly
     ├── TaskFailedError                 the task ended failed or cancelled (.task)
     ├── TaskTimeoutError                the task did not finish before its deadline (.task)
-    └── DownloadError                   the video could not be fetched or was refused (.url)
+    ├── IllegalTransitionError          a journal write tried a state move core.states forbids (a bug)
+    └── DownloadError                   the video could not be fetched or was refused (.url, .expired)
+        └── DownloadExpiredError        the video URL answered 403/404/410 (.status_code)
 
 Every message quotes the gateway verbatim (any language) and never contains the API key:
 errors are built from response bodies, which the gateway controls, but the key only ever
@@ -26,6 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .states import EntryState
     from .task import Task
 
 __all__ = [
@@ -34,6 +38,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "DownloadError",
+    "DownloadExpiredError",
+    "IllegalTransitionError",
     "RateLimitError",
     "ServerError",
     "SpendingGuardError",
@@ -56,7 +62,7 @@ class ValidationError(VideoGenError, ValueError):
     >>> raise ValidationError("duration", "must be a positive whole number of seconds, got -5")
     Traceback (most recent call last):
     ...
-    videogen_nb.errors.ValidationError: duration: must be a positive whole number of seconds, got -5
+    videogen_nb.core.errors.ValidationError: duration: must be a positive whole number of seconds, got -5
     """
 
     def __init__(self, field: str, message: str) -> None:
@@ -118,7 +124,32 @@ class ServerError(APIError):
 
 
 class APIConnectionError(VideoGenError):
-    """No usable answer from the gateway: refused, reset, timed out, or an unreadable body."""
+    """No usable answer from the gateway: refused, reset, timed out, or an unreadable body.
+
+    ``transient`` says whether trying again may help (a refusal may pass, a bad certificate
+    will not); ``attempts`` is how many tries were made before giving up.
+
+    >>> error = APIConnectionError("GET /v1/models: could not connect")
+    >>> error.gave_up_after(3)
+    >>> str(error), error.transient
+    ('GET /v1/models: could not connect (gave up after 3 attempts)', True)
+    """
+
+    def __init__(self, message: str, *, transient: bool = True, attempts: int = 1) -> None:
+        self.message = message
+        self.transient = transient
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        if self.attempts <= 1:
+            return self.message
+        return f"{self.message} (gave up after {self.attempts} attempts)"
+
+    def gave_up_after(self, attempts: int) -> None:
+        """Record that ``attempts`` tries were made; the message then says so."""
+        self.attempts = attempts
+        self.args = (self._describe(),)
 
 
 class SubmitOutcomeUnknownError(APIConnectionError):
@@ -149,12 +180,43 @@ class TaskTimeoutError(VideoGenError):
         )
 
 
+class IllegalTransitionError(VideoGenError):
+    """A journal write tried a state move ``core.states.TRANSITIONS`` forbids: a bug in the
+    caller (the recorder), never a gateway's answer. Nothing was written."""
+
+    def __init__(self, entry_id: int, old: EntryState, new: EntryState) -> None:
+        super().__init__(f"journal entry {entry_id}: illegal state move {old.value} -> {new.value}")
+        self.entry_id = entry_id
+        self.old = old
+        self.new = new
+
+
 class DownloadError(VideoGenError):
-    """The video could not be downloaded, or its body was refused (too big, not a video)."""
+    """The video could not be downloaded, or its body was refused (too big, not a video).
+
+    ``expired`` is True only for ``DownloadExpiredError``.
+    """
+
+    #: True when the URL itself is no longer valid (a fresh one may work)
+    expired: bool = False
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         self.url = url
         super().__init__(message)
+
+
+class DownloadExpiredError(DownloadError):
+    """The URL answered 403, 404 or 410: it expired or was never valid for us.
+
+    The client re-reads the task for a fresh URL or falls back to
+    ``/v1/videos/{id}/content``.
+    """
+
+    expired = True
+
+    def __init__(self, message: str, *, url: str | None = None, status_code: int) -> None:
+        self.status_code = status_code
+        super().__init__(message, url=url)
 
 
 def api_error_for_status(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 import pathlib
@@ -23,6 +24,7 @@ import urllib.parse
 from typing import Any
 
 from .errors import ValidationError
+from .text import shorten
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_BYTES",
@@ -149,7 +151,7 @@ def describe_media(value: str, *, limit: int = 48) -> str:
         size = len(payload) * 3 // 4 if "base64" in header.lower() else len(payload)
         return f"{header},{payload[:12]}… ({_human(size)})"
     if isinstance(value, str) and len(value) > 4 * limit:
-        return f"{value[: 2 * limit]}… ({len(value)} chars)"
+        return shorten(value, 2 * limit)
     return value
 
 
@@ -184,16 +186,19 @@ def _from_string(value: str, field: str, limit: int) -> str:
     if is_url(text):
         return text
     lowered = text[:12].lower()
+    if lowered.startswith("data:"):
+        return _from_data_uri(text, field, limit)
+    _refuse_unusable_url(text, lowered, field)
+    path = _existing_file(text)
+    if path is not None:
+        return _from_path(path, field, limit)
+    return _from_base64(text, field, limit)
+
+
+def _refuse_unusable_url(text: str, lowered: str, field: str) -> None:
+    """Raise for an http(s) URL without a host and for any other ``scheme://`` URL."""
     if lowered.startswith(("http:", "https:")):
         raise ValidationError(field, f"{describe_media(text)!r} is not a usable URL (no host)")
-    if lowered.startswith("data:"):
-        try:
-            declared, data = decode_data_uri(text)
-        except ValueError as exc:
-            raise ValidationError(
-                field, f"is not a valid data URI ({exc}); expected 'data:image/png;base64,...'"
-            ) from None
-        return _to_data_uri(data, field, limit, what=f"the data URI (declared {declared})")
     scheme = re.match(r"^([a-z][a-z0-9+.\-]*)://", lowered)
     if scheme:
         raise ValidationError(
@@ -201,16 +206,25 @@ def _from_string(value: str, field: str, limit: int) -> str:
             f"{scheme.group(1)}:// URLs are not sent to gateways; use an http(s) URL, or "
             "pass a local file as pathlib.Path",
         )
-    path = _existing_file(text)
-    if path is not None:
-        return _from_path(path, field, limit)
+
+
+def _from_data_uri(text: str, field: str, limit: int) -> str:
+    try:
+        declared, data = decode_data_uri(text)
+    except ValueError as exc:
+        raise ValidationError(
+            field, f"is not a valid data URI ({exc}); expected 'data:image/png;base64,...'"
+        ) from None
+    return _to_data_uri(data, field, limit, what=f"the data URI (declared {declared})")
+
+
+def _from_base64(text: str, field: str, limit: int) -> str:
+    """Raw base64 of an image; anything else is reported as a missing file or unusable text."""
     looks_like_base64 = len(text) >= 16 and _BASE64_CHARS.fullmatch(text) is not None
     data: bytes | None = None
     if looks_like_base64:
-        try:
+        with contextlib.suppress(ValueError):
             data = _b64decode(text)
-        except ValueError:
-            data = None
     # Real image base64 wins even when it starts like a path ("/9j/" is JPEG); otherwise a
     # path-looking string is reported as a missing file, the likelier mistake.
     if data is not None and sniff_image_mime(data):

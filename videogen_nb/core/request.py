@@ -1,7 +1,7 @@
 """``VideoRequest``: one video generation request, validated before anything is sent.
 
 Every field is checked and normalised at construction, so a bad value raises
-:class:`~videogen_nb.errors.ValidationError` naming the field, with what to change, before
+:class:`~videogen_nb.core.errors.ValidationError` naming the field, with what to change, before
 any HTTP request. Media fields become URL or ``data:`` URI strings (see :mod:`.media`);
 ``metadata``/``extra_body`` become deep read-only :class:`FrozenMapping` values, so a
 request is a true value: hashable, comparable, and with a stable :meth:`fingerprint`.
@@ -20,141 +20,24 @@ import hashlib
 import inspect
 import json
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from . import media
+from . import geometry, media
 from .errors import ValidationError
+from .frozen import FrozenMapping, shorten_media, thaw
 
 __all__ = ["FrozenMapping", "VideoRequest"]
 
 _MEDIA_FIELDS = ("image", "images", "input_reference", "last_image")
-_MAX_DIMENSION = 8192
 _MAX_SECONDS = 3600
 _MAX_FPS = 240
 _MAX_N = 100
 _MAX_SEED = 2**32 - 1
 #: keys Kling documents for one shot of ``extra_body["multi_prompt"]``
 _MULTI_PROMPT_KEYS = ("prompt", "duration", "index")
-
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-_RATIO_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
-
-
-class FrozenMapping(Mapping[str, Any]):
-    """A read-only, hashable JSON object: what ``metadata`` and ``extra_body`` hold.
-
-    Nested objects are ``FrozenMapping`` too and lists are tuples, so nothing inside a
-    request can change after it was validated. It compares equal to a plain ``dict`` with
-    the same content; :meth:`to_dict` gives a mutable, JSON-ready copy.
-
-    >>> m = FrozenMapping.freeze({"cfg_scale": 0.5, "tags": ["a"]}, "extra_body")
-    >>> m["tags"], m == {"cfg_scale": 0.5, "tags": ["a"]}
-    (('a',), True)
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        # Callers outside this module should use ``freeze`` so that nested values are
-        # validated and frozen too.
-        object.__setattr__(self, "_data", dict(data or {}))
-
-    @classmethod
-    def freeze(cls, value: Any, field: str) -> FrozenMapping:
-        """Validate ``value`` as a JSON object with string keys and return a frozen copy.
-
-        Raises :class:`ValidationError` naming the offending path, e.g. ``metadata['a'][0]``.
-        """
-        if not isinstance(value, Mapping):
-            raise ValidationError(
-                field, f"must be a mapping (dict) of JSON values, got {type(value).__name__}"
-            )
-        frozen = _freeze_json(value, field)
-        assert isinstance(frozen, FrozenMapping)
-        return frozen
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return _thaw(self) == _thaw(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self._data.items()))
-
-    def __repr__(self) -> str:
-        return f"FrozenMapping({_short(_thaw(self))!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (FrozenMapping, (self._data,))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A mutable deep copy as plain ``dict``/``list`` values (JSON-ready)."""
-        thawed = _thaw(self)
-        assert isinstance(thawed, dict)
-        return thawed
-
-
-def _freeze_json(value: Any, path: str) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(path, f"{value!r} is not valid JSON; use a finite number")
-        return value
-    if isinstance(value, Mapping):
-        items = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(
-                    path, f"keys must be strings, got {key!r} ({type(key).__name__})"
-                )
-            items[key] = _freeze_json(item, f"{path}[{key!r}]")
-        return FrozenMapping(items)
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze_json(item, f"{path}[{i}]") for i, item in enumerate(value))
-    raise ValidationError(
-        path,
-        f"a {type(value).__name__} is not JSON-serialisable; use str, int, float, bool, "
-        "None, list or dict",
-    )
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_thaw(item) for item in value]
-    return value
-
-
-def _short(value: Any) -> Any:
-    """``value`` with every data URI and very long string shortened, for reprs."""
-    if isinstance(value, str):
-        return media.describe_media(value)
-    if isinstance(value, dict):
-        return {key: _short(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_short(item) for item in value]
-    return value
 
 
 def _closest(name: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -185,17 +68,14 @@ def _whole_number(value: Any, field: str, *, low: int, high: int, what: str) -> 
     return number
 
 
-def _text(field: str) -> Callable[[Any], str | None]:
-    def convert(value: Any) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise ValidationError(field, f"must be a string, got {type(value).__name__}")
-        if not value.strip():
-            raise ValidationError(field, "is empty; give some text or leave it out")
-        return value
-
-    return convert
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValidationError(field, "is empty; give some text or leave it out")
+    return value
 
 
 def _model(value: Any) -> str:
@@ -206,13 +86,8 @@ def _model(value: Any) -> str:
     return value.strip()
 
 
-def _media_one(field: str) -> Callable[[Any], str | None]:
-    def convert(value: Any) -> str | None:
-        if value is None:
-            return None
-        return media.normalize_media(value, field)
-
-    return convert
+def _media_one(value: Any, field: str) -> str | None:
+    return None if value is None else media.normalize_media(value, field)
 
 
 def _media_many(value: Any) -> tuple[str, ...] | None:
@@ -235,18 +110,16 @@ def _size(value: Any) -> str | None:
     hint = "use pixels 'WIDTHxHEIGHT' such as '1280x720', or a ratio 'W:H' such as '16:9'"
     if not isinstance(value, str):
         raise ValidationError("size", f"must be a string; {hint}, got {value!r}")
-    pixels = _SIZE_RE.match(value)
-    if pixels:
-        width, height = int(pixels.group(1)), int(pixels.group(2))
-        for number in (width, height):
-            if not 16 <= number <= _MAX_DIMENSION:
-                raise ValidationError(
-                    "size", f"{value!r}: each side must be 16 to {_MAX_DIMENSION} pixels"
-                )
-        return f"{width}x{height}"
-    ratio = _RATIO_RE.match(value)
-    if ratio:
-        return _ratio_text("size", value, ratio)
+    pixels = geometry.split_size(value)
+    if pixels is not None:
+        if not geometry.size_in_bounds(*pixels):
+            raise ValidationError(
+                "size",
+                f"{value!r}: each side must be {geometry.MIN_SIDE} to {geometry.MAX_SIDE} pixels",
+            )
+        return geometry.format_size(*pixels)
+    if geometry.split_ratio(value) is not None:
+        return _ratio_text("size", value)
     raise ValidationError("size", f"{value!r} is not a size; {hint}")
 
 
@@ -254,22 +127,19 @@ def _aspect_ratio(value: Any) -> str | None:
     if value is None:
         return None
     hint = "use 'W:H' such as '16:9', '9:16' or '1:1'"
-    ratio = _RATIO_RE.match(value) if isinstance(value, str) else None
-    if ratio is None:
-        extra = (
-            " (for pixels use size='1280x720')"
-            if isinstance(value, str) and _SIZE_RE.match(value)
-            else ""
-        )
+    if geometry.split_ratio(value) is None:
+        extra = " (for pixels use size='1280x720')" if geometry.split_size(value) else ""
         raise ValidationError("aspect_ratio", f"{value!r} is not a ratio; {hint}{extra}")
-    return _ratio_text("aspect_ratio", value, ratio)
+    return _ratio_text("aspect_ratio", value)
 
 
-def _ratio_text(field: str, value: str, match: re.Match[str]) -> str:
-    width, height = int(match.group(1)), int(match.group(2))
-    if not (1 <= width <= 1000 and 1 <= height <= 1000):
-        raise ValidationError(field, f"{value!r}: both sides of a ratio must be 1 to 1000")
-    return f"{width}:{height}"
+def _ratio_text(field: str, value: str) -> str:
+    terms = geometry.parse_ratio(value)
+    if terms is None:
+        raise ValidationError(
+            field, f"{value!r}: both sides of a ratio must be 1 to {geometry.MAX_RATIO_TERM}"
+        )
+    return geometry.format_ratio(*terms)
 
 
 def _duration(value: Any) -> int | None:
@@ -300,22 +170,14 @@ def _seconds(value: Any) -> int | str | None:
     return number
 
 
-def _int_field(field: str, *, low: int, high: int, what: str) -> Callable[[Any], int | None]:
-    def convert(value: Any) -> int | None:
-        if value is None:
-            return None
-        return _whole_number(value, field, low=low, high=high, what=what)
-
-    return convert
+def _int_field(value: Any, field: str, *, low: int, high: int, what: str) -> int | None:
+    if value is None:
+        return None
+    return _whole_number(value, field, low=low, high=high, what=what)
 
 
-def _json_object(field: str) -> Callable[[Any], FrozenMapping | None]:
-    def convert(value: Any) -> FrozenMapping | None:
-        if value is None:
-            return None
-        return FrozenMapping.freeze(value, field)
-
-    return convert
+def _json_object(value: Any, field: str) -> FrozenMapping | None:
+    return None if value is None else FrozenMapping.freeze(value, field)
 
 
 def _check_multi_prompt(shots: Any) -> None:
@@ -353,6 +215,69 @@ def _check_multi_prompt(shots: Any) -> None:
             )
 
 
+# one named converter per field: attrs and mypy read named functions, not closures
+
+
+def _prompt(value: Any) -> str | None:
+    return _text(value, "prompt")
+
+
+def _image(value: Any) -> str | None:
+    return _media_one(value, "image")
+
+
+def _input_reference(value: Any) -> str | None:
+    return _media_one(value, "input_reference")
+
+
+def _last_image(value: Any) -> str | None:
+    return _media_one(value, "last_image")
+
+
+def _quality(value: Any) -> str | None:
+    return _text(value, "quality")
+
+
+def _width(value: Any) -> int | None:
+    return _int_field(
+        value, "width", low=geometry.MIN_SIDE, high=geometry.MAX_SIDE, what="a width in pixels"
+    )
+
+
+def _height(value: Any) -> int | None:
+    return _int_field(
+        value, "height", low=geometry.MIN_SIDE, high=geometry.MAX_SIDE, what="a height in pixels"
+    )
+
+
+def _fps(value: Any) -> int | None:
+    return _int_field(value, "fps", low=1, high=_MAX_FPS, what="a whole frame rate")
+
+
+def _seed(value: Any) -> int | None:
+    return _int_field(value, "seed", low=0, high=_MAX_SEED, what="a whole-number seed")
+
+
+def _n_field(value: Any) -> int | None:
+    return _int_field(value, "n", low=1, high=_MAX_N, what="a whole number of videos")
+
+
+def _response_format(value: Any) -> str | None:
+    return _text(value, "response_format")
+
+
+def _user(value: Any) -> str | None:
+    return _text(value, "user")
+
+
+def _metadata(value: Any) -> FrozenMapping | None:
+    return _json_object(value, "metadata")
+
+
+def _extra_body(value: Any) -> FrozenMapping | None:
+    return _json_object(value, "extra_body")
+
+
 # ---- the request -----------------------------------------------------------------------
 
 
@@ -376,46 +301,44 @@ class VideoRequest:
     >>> VideoRequest(modle="kling-v1", prompt="x")
     Traceback (most recent call last):
     ...
-    videogen_nb.errors.ValidationError: modle: unknown field; did you mean 'model'?
+    videogen_nb.core.errors.ValidationError: modle: unknown field; did you mean 'model'?
     """
 
     model: str = attrs.field(converter=_model)
-    prompt: str | None = attrs.field(default=None, converter=_text("prompt"))
-    image: str | None = attrs.field(default=None, converter=_media_one("image"))
+    prompt: str | None = attrs.field(default=None, converter=_prompt)
+    image: str | None = attrs.field(default=None, converter=_image)
     images: tuple[str, ...] | None = attrs.field(default=None, converter=_media_many)
-    input_reference: str | None = attrs.field(default=None, converter=_media_one("input_reference"))
-    last_image: str | None = attrs.field(default=None, converter=_media_one("last_image"))
+    input_reference: str | None = attrs.field(default=None, converter=_input_reference)
+    last_image: str | None = attrs.field(default=None, converter=_last_image)
     size: str | None = attrs.field(default=None, converter=_size)
     aspect_ratio: str | None = attrs.field(default=None, converter=_aspect_ratio)
-    quality: str | None = attrs.field(default=None, converter=_text("quality"))
+    quality: str | None = attrs.field(default=None, converter=_quality)
     duration: int | None = attrs.field(default=None, converter=_duration)
     seconds: int | str | None = attrs.field(default=None, converter=_seconds)
     width: int | None = attrs.field(
         default=None,
-        converter=_int_field("width", low=16, high=_MAX_DIMENSION, what="a width in pixels"),
+        converter=_width,
     )
     height: int | None = attrs.field(
         default=None,
-        converter=_int_field("height", low=16, high=_MAX_DIMENSION, what="a height in pixels"),
+        converter=_height,
     )
     fps: int | None = attrs.field(
         default=None,
-        converter=_int_field("fps", low=1, high=_MAX_FPS, what="a whole frame rate"),
+        converter=_fps,
     )
     seed: int | None = attrs.field(
         default=None,
-        converter=_int_field("seed", low=0, high=_MAX_SEED, what="a whole-number seed"),
+        converter=_seed,
     )
     n: int | None = attrs.field(
         default=None,
-        converter=_int_field("n", low=1, high=_MAX_N, what="a whole number of videos"),
+        converter=_n_field,
     )
-    response_format: str | None = attrs.field(default=None, converter=_text("response_format"))
-    user: str | None = attrs.field(default=None, converter=_text("user"))
-    metadata: FrozenMapping | None = attrs.field(default=None, converter=_json_object("metadata"))
-    extra_body: FrozenMapping | None = attrs.field(
-        default=None, converter=_json_object("extra_body")
-    )
+    response_format: str | None = attrs.field(default=None, converter=_response_format)
+    user: str | None = attrs.field(default=None, converter=_user)
+    metadata: FrozenMapping | None = attrs.field(default=None, converter=_metadata)
+    extra_body: FrozenMapping | None = attrs.field(default=None, converter=_extra_body)
 
     def __init__(self, **fields: Any) -> None:
         # A hand-written __init__ so that a misspelt keyword becomes a ValidationError that
@@ -426,7 +349,7 @@ class VideoRequest:
                 raise ValidationError(name, f"unknown field{_closest(name, names)}")
         if fields.get("model") is None:
             raise ValidationError("model", "is required, e.g. model='kling-v2-5-turbo'")
-        self.__attrs_init__(**fields)  # type: ignore[attr-defined]
+        self.__attrs_init__(**fields)
 
     def __attrs_post_init__(self) -> None:
         shots = self.extra_body.get("multi_prompt") if self.extra_body else None
@@ -450,7 +373,7 @@ class VideoRequest:
             value = getattr(self, field.name)
             if value is None:
                 continue
-            parts.append(f"{field.name}={_short(_thaw(value))!r}")
+            parts.append(f"{field.name}={shorten_media(thaw(value))!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -463,7 +386,7 @@ class VideoRequest:
             value = getattr(self, field.name)
             if value is None:
                 continue
-            out[field.name] = _thaw(value)
+            out[field.name] = thaw(value)
         return out
 
     def fingerprint(self) -> str:

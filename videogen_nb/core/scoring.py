@@ -18,10 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["VOTE_KINDS", "win_rates"]
+__all__ = ["ROW_VOTE_KINDS", "VOTE_KINDS", "win_rates"]
 
-#: The kinds of vote a grid row can get (the journal also knows ``"pair"``).
-VOTE_KINDS = ("best", "tie", "skip")
+#: Every kind of vote: what the journal stores (``record_vote``) and ``win_rates`` and the
+#: leaderboard count. ``"pair"`` names a winner over a loser; the grid never makes one.
+VOTE_KINDS: tuple[str, ...] = ("best", "pair", "tie", "skip")
+#: The kinds a comparison-grid row can get (``ComparisonGrid.vote``): a row is judged as a
+#: whole, so it has a best cell, a tie or a skip, never a pair.
+ROW_VOTE_KINDS: tuple[str, ...] = tuple(kind for kind in VOTE_KINDS if kind != "pair")
 
 
 def _get(vote: Any, key: str) -> Any:

@@ -45,11 +45,6 @@ class TaskStatus(str, enum.Enum):
         """True once the task can no longer change (completed, failed or cancelled)."""
         return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
-    @property
-    def is_pending(self) -> bool:
-        """True while the gateway is still working on the task."""
-        return not self.is_terminal
-
 
 @attrs.define(frozen=True, kw_only=True)
 class Task:

@@ -1,7 +1,5 @@
 """Wire formats; import only core/: how a ``VideoRequest`` goes out and how any task response comes back.
 
-Wire formats: how a ``VideoRequest`` goes out and how any task response comes back.
-
 Three dialects encode requests (``get_dialect(name, **options)``):
 
 - ``"unified"`` (default): ``POST /v1/video/generations`` as new-api and its forks read it;
@@ -12,9 +10,10 @@ Three dialects encode requests (``get_dialect(name, **options)``):
 ``"auto"`` is not a dialect but a client behaviour: the client speaks unified and switches
 to openai when ``/v1/video/generations`` answers 404/405.
 
-One decoder (``decode``) reads the answers of all of them into a ``Task``.
+One decoder (``decode``, with the value readers of ``readers``) reads the answers of all of
+them into a ``Task``.
 
->>> from videogen_nb.request import VideoRequest
+>>> from videogen_nb.core.request import VideoRequest
 >>> get_dialect("kling").build_submit(VideoRequest(model="kling-v1", prompt="hi", duration=5)).json
 {'model': 'kling-v1', 'prompt': 'hi', 'duration': '5'}
 """

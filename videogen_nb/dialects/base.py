@@ -65,6 +65,10 @@ class FormPart:
         return f"FormPart(name={self.name!r}, value={shown}{extra})"
 
 
+def _upper(method: str) -> str:
+    return method.upper()
+
+
 def _check_body(instance: WireRequest, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and instance.json is not None:
         raise ValueError("a WireRequest carries either json or form, not both")
@@ -81,7 +85,7 @@ class WireRequest:
     WireRequest(method='GET', path='/v1/videos/video_1', json=None, form=None)
     """
 
-    method: str = attrs.field(converter=str.upper)
+    method: str = attrs.field(converter=_upper)
     path: str = attrs.field(validator=_check_path)
     json: dict[str, Any] | None = None
     form: list[FormPart] | None = attrs.field(default=None, validator=_check_body)
@@ -245,28 +249,3 @@ def filename_for(stem: str, mime: str) -> str:
     if not re.fullmatch(r"[a-z0-9]{1,8}", ext):
         ext = "bin"
     return f"{stem}.{ext}"
-
-
-_WXH = re.compile(r"\s*(\d+)\s*[xX×*]\s*(\d+)\s*")
-_RATIO = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
-
-
-def parse_wxh(size: str | None) -> tuple[int, int] | None:
-    """``(width, height)`` from ``"1280x720"``, or None when ``size`` is not in that form."""
-    if not size:
-        return None
-    match = _WXH.fullmatch(size)
-    if match is None:
-        return None
-    width, height = int(match.group(1)), int(match.group(2))
-    return (width, height) if width > 0 and height > 0 else None
-
-
-def parse_ratio(value: str | None) -> str | None:
-    """``"16:9"`` normalised (no spaces) from a ratio string, or None when it is not one."""
-    if not value:
-        return None
-    match = _RATIO.fullmatch(value)
-    if match is None:
-        return None
-    return f"{match.group(1)}:{match.group(2)}"

@@ -24,20 +24,34 @@ Rules that keep a bad answer from being taken for a good one:
 from __future__ import annotations
 
 import datetime
-import html
 import http
-import json
 import logging
 import re
 import threading
-import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ..core.errors import APIConnectionError, APIError, BadRequestError, api_error_for_status
+from ..core.errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    api_error_for_status,
+)
 from ..core.task import Task, TaskStatus
 from .headers import parse_poll_after
 from .headers import parse_retry_after as _parse_retry_after
+from .readers import (
+    dig,
+    epoch_of,
+    first_of,
+    header,
+    load_json,
+    progress_of,
+    quote,
+    text_of,
+    usable_url,
+)
 
 __all__ = [
     "decode_error",
@@ -124,84 +138,12 @@ _FAILURE_KEYS = (
     "message",
     "msg",
 )
-_QUOTE_LIMIT = 300
 
 _unknown_seen: set[str] = set()
 _unknown_lock = threading.Lock()
 
 
 # --- small readers --------------------------------------------------------------------------
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """A header value, looked up case-insensitively in any mapping."""
-    if not headers:
-        return None
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        for key, candidate in headers.items():
-            if str(key).lower() == lowered:
-                value = candidate
-                break
-    return None if value is None else str(value)
-
-
-def _quote(body: Any) -> str:
-    """``body`` as short readable text for an error message."""
-    if isinstance(body, (bytes, bytearray)):
-        text = bytes(body).decode("utf-8", "replace")
-    elif isinstance(body, str):
-        text = body
-    else:
-        try:
-            text = json.dumps(body, ensure_ascii=False)
-        except (TypeError, ValueError):
-            text = repr(body)
-    if re.search(r"<\s*(html|body|head|!doctype)", text, re.I):
-        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-        text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
-        text = html.unescape(text)
-    text = " ".join(text.split())
-    if not text:
-        return "(empty body)"
-    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
-
-
-def _load(body: Any) -> Any:
-    """Parse a bytes/str body as JSON; other values are already parsed."""
-    if isinstance(body, (bytes, bytearray)):
-        body = bytes(body).decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise APIConnectionError(
-                f"the gateway answered with something that is not JSON: {_quote(body)}"
-            ) from None
-    return body
-
-
-def _text(value: Any) -> str | None:
-    """A non-empty stripped string, or None."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _dig(node: Any, path: Iterable[str | int]) -> Any:
-    for step in path:
-        if isinstance(step, int):
-            if not isinstance(node, list) or len(node) <= step:
-                return None
-            node = node[step]
-        else:
-            if not isinstance(node, dict):
-                return None
-            node = node.get(step)
-    return node
 
 
 def _code_is_ok(code: Any) -> bool:
@@ -214,87 +156,10 @@ def parse_status(value: Any) -> TaskStatus | None:
     >>> parse_status("SUCCEEDED"), parse_status("not_start"), parse_status("in-progress")
     (<TaskStatus.COMPLETED: 'completed'>, <TaskStatus.QUEUED: 'queued'>, <TaskStatus.IN_PROGRESS: 'in_progress'>)
     """
-    text = _text(value)
+    text = text_of(value)
     if text is None:
         return None
     return _STATUS_OF.get(re.sub(r"[\s-]+", "_", text.lower()))
-
-
-def _progress(value: Any) -> int | None:
-    """0-100 from an int percent, a 0-1 float, or a string such as ``"45%"``."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        text = value.strip().rstrip("%").strip()
-        if not text:
-            return None
-        try:
-            number: float = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
-        except ValueError:
-            return None
-        # "45%" is a percent even with a decimal point; a bare "0.5" reads like a fraction
-        percent = value.strip().endswith("%")
-    elif isinstance(value, (int, float)):
-        number, percent = value, False
-    else:
-        return None
-    if number != number:  # NaN
-        return None
-    if isinstance(number, float) and not percent and 0.0 <= number <= 1.0:
-        number *= 100
-    return max(0, min(100, round(number)))
-
-
-def _epoch(value: Any) -> float | None:
-    """Float epoch seconds from seconds, milliseconds, a numeric string or an ISO date."""
-    if value is None or isinstance(value, bool):
-        return None
-    number: float | None = None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-            return parsed.timestamp()
-    if number is None or number != number or number <= 0:
-        return None  # new-api sends 0 for "not yet"
-    # 1e11 s is the year 5138 while 1e11 ms is 1973: anything larger is milliseconds.
-    return number / 1000.0 if number > 1e11 else number
-
-
-def _first(node: dict[str, Any], keys: Iterable[str], reader: Any) -> Any:
-    for key in keys:
-        value = reader(node.get(key))
-        if value is not None:
-            return value
-    return None
-
-
-def _usable_url(value: Any) -> str | None:
-    text = _text(value) if isinstance(value, str) else None
-    if text is None:
-        return None
-    if text.startswith("/") and not text.startswith("//"):
-        return text
-    try:
-        parts = urllib.parse.urlsplit(text)
-    except ValueError:
-        return None
-    if (
-        parts.scheme.lower() in ("http", "https")
-        and parts.netloc
-        and not any(c.isspace() for c in text)
-    ):
-        return text
-    return None
 
 
 def _video_url(node: dict[str, Any]) -> str | None:
@@ -304,12 +169,12 @@ def _video_url(node: dict[str, Any]) -> str | None:
         if not isinstance(current, dict):
             break
         for path in _URL_PATHS:
-            url = _usable_url(_dig(current, path))
+            url = usable_url(dig(current, path))
             if url is not None:
                 return url
         current = current.get("data")
     # Older new-api versions stored the URL of a successful task in fail_reason.
-    return _usable_url(node.get("fail_reason"))
+    return usable_url(node.get("fail_reason"))
 
 
 def _failure(node: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -318,26 +183,26 @@ def _failure(node: dict[str, Any]) -> tuple[str | None, str | None]:
     message: str | None = None
     code: str | None = None
     if isinstance(error, dict):
-        message = _text(error.get("message")) or _text(error.get("msg"))
-        code = _text(error.get("code"))
+        message = text_of(error.get("message")) or text_of(error.get("msg"))
+        code = text_of(error.get("code"))
     elif isinstance(error, str):
-        message = _text(error)
+        message = text_of(error)
     if message is None:
-        message = _first(node, _FAILURE_KEYS, _text)
+        message = first_of(node, _FAILURE_KEYS, text_of)
     if message is None:
         # Older new-api versions: the failure text sits where the URL goes.
-        text = _text(node.get("result_url"))
-        if text is not None and _usable_url(text) is None:
+        text = text_of(node.get("result_url"))
+        if text is not None and usable_url(text) is None:
             message = text
     if code is None:
-        code = _text(node.get("error_code"))
+        code = text_of(node.get("error_code"))
     return message, code
 
 
 def _is_task(node: dict[str, Any]) -> bool:
     if any(node.get(key) is not None for key in _STATUS_KEYS):
         return True
-    return not node.get("error") and any(_text(node.get(key)) for key in _ID_KEYS)
+    return not node.get("error") and any(text_of(node.get(key)) for key in _ID_KEYS)
 
 
 def _envelope(node: dict[str, Any]) -> tuple[str, str | None] | None:
@@ -345,18 +210,18 @@ def _envelope(node: dict[str, Any]) -> tuple[str, str | None] | None:
     error = node.get("error")
     if isinstance(error, dict) and error:
         return (
-            _text(error.get("message")) or _text(error.get("msg")) or _quote(error),
-            _text(error.get("code")) or _text(node.get("code")),
+            text_of(error.get("message")) or text_of(error.get("msg")) or quote(error),
+            text_of(error.get("code")) or text_of(node.get("code")),
         )
     if isinstance(error, str) and error.strip():
-        return error.strip(), _text(node.get("code"))
+        return error.strip(), text_of(node.get("code"))
     if (
         "code" in node
         and not _code_is_ok(node.get("code"))
         and not isinstance(node.get("data"), dict)
     ):
-        message = _text(node.get("message")) or _text(node.get("msg")) or _quote(node)
-        return message, _text(node.get("code"))
+        message = text_of(node.get("message")) or text_of(node.get("msg")) or quote(node)
+        return message, text_of(node.get("code"))
     return None
 
 
@@ -379,7 +244,7 @@ def parse_retry_after(value: Any, *, now: datetime.datetime | None = None) -> fl
     >>> parse_retry_after("120"), parse_retry_after(None), parse_retry_after("soon")
     (120.0, None, None)
     """
-    return _parse_retry_after(_text(value), now=now.timestamp() if now is not None else None)
+    return _parse_retry_after(text_of(value), now=now.timestamp() if now is not None else None)
 
 
 def decode_error(status: int, body: Any, headers: Mapping[str, str] | None = None) -> APIError:
@@ -396,7 +261,7 @@ def decode_error(status: int, body: Any, headers: Mapping[str, str] | None = Non
     parsed: Any = body
     if isinstance(body, (bytes, bytearray, str)):
         try:
-            parsed = _load(body)
+            parsed = load_json(body)
         except APIConnectionError:
             parsed = body
     message: str | None = None
@@ -408,36 +273,74 @@ def decode_error(status: int, body: Any, headers: Mapping[str, str] | None = Non
         else:
             detail = parsed.get("detail")
             message = (
-                _text(parsed.get("message"))
-                or _text(parsed.get("msg"))
-                or (_text(detail) if isinstance(detail, str) else None)
-                or (_quote(detail) if detail else None)
+                text_of(parsed.get("message"))
+                or text_of(parsed.get("msg"))
+                or (text_of(detail) if isinstance(detail, str) else None)
+                or (quote(detail) if detail else None)
             )
-            code = _text(parsed.get("code")) or _text(parsed.get("error_code"))
+            code = text_of(parsed.get("code")) or text_of(parsed.get("error_code"))
     if message is None:
-        message = _quote(parsed) if parsed not in (None, "", b"") else _status_phrase(status)
+        message = quote(parsed) if parsed not in (None, "", b"") else _status_phrase(status)
+    message = _with_fields_at_fault(message, parsed)
     request_id = None
     for name in ("X-Request-Id", "X-Oneapi-Request-Id", "Request-Id"):
-        request_id = _header(headers, name)
+        request_id = header(headers, name)
         if request_id:
             break
     if not request_id:
         found_id = re.search(r"request id: ([\w.-]+)", message)
         request_id = found_id.group(1) if found_id else None
-    if code in _PERMANENT_CODES and status >= 500:
-        # new-api answers 503 for a model no channel serves: retrying cannot help, so it
-        # must not look like a passing server fault.
-        return BadRequestError(
-            message, status_code=status, code=code, body=parsed, request_id=request_id
-        )
+    special = _special_error_class(status, code, parsed)
+    if special is not None:
+        return special(message, status_code=status, code=code, body=parsed, request_id=request_id)
     return api_error_for_status(
         status,
         message,
         code=code,
         body=parsed,
-        retry_after=parse_retry_after(_header(headers, "Retry-After")),
+        retry_after=parse_retry_after(header(headers, "Retry-After")),
         request_id=request_id,
     )
+
+
+def _special_error_class(status: int, code: str | None, parsed: Any) -> type[APIError] | None:
+    """The error class for answers whose HTTP status says the wrong thing, else None."""
+    if code in _PERMANENT_CODES and status >= 500:
+        # new-api answers 503 for a model no channel serves: retrying cannot help, so it
+        # must not look like a passing server fault.
+        return BadRequestError
+    if isinstance(parsed, dict) and dig(parsed, ("error", "type")) == "no_db_connection":
+        # LiteLLM without a key database answers any key but its master key with 400
+        # "No connected db.": the key was refused, so it is an authentication error.
+        return AuthenticationError
+    return None
+
+
+def _fields_at_fault(parsed: Any) -> list[str]:
+    """``"field: why"`` for each field a validation answer names (OpenAI's ``error.param``,
+    ``validation[].location``, FastAPI's ``detail[].loc``)."""
+    if not isinstance(parsed, dict):
+        return []
+    error: dict[str, Any] = parsed["error"] if isinstance(parsed.get("error"), dict) else {}
+    listed = error.get("validation") or parsed.get("validation") or parsed.get("detail")
+    found: list[str] = []
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict):
+            where = item.get("location") or item.get("loc") or ()
+            path = [str(p) for p in where if p != "body"] if isinstance(where, list) else []
+            why = text_of(item.get("message")) or text_of(item.get("msg"))
+            if path:
+                found.append(f"{'.'.join(path)}: {why}" if why else ".".join(path))
+    param = text_of(error.get("param"))
+    if param and not any(f.split(":")[0] == param for f in found):
+        found.insert(0, param)
+    return found
+
+
+def _with_fields_at_fault(message: str, parsed: Any) -> str:
+    """``message`` with the fields at fault appended, unless it already names them all."""
+    missing = [f for f in _fields_at_fault(parsed) if f.split(":")[0] not in message]
+    return f"{message} ({'; '.join(missing)})" if missing else message
 
 
 def _status_phrase(status: int) -> str:
@@ -464,38 +367,14 @@ def decode_task(
     ...     "status": "SUCCESS", "progress": "100%", "result_url": "https://cdn.example/v.mp4"}})
     Task(id='task_1', status=completed, progress=100%, video_url='https://cdn.example/v.mp4')
     """
-    parsed = _load(body)
-    node: Any = parsed
-    for _depth in range(4):  # wrappers nest at most a couple of levels
-        if not isinstance(node, dict) or _is_task(node):
-            break
-        found = _envelope(node)
-        if found is not None:
-            code = found[1]
-            status = status_code if status_code and status_code >= 400 else None
-            status = status or _CODE_STATUS.get(code or "", status_code or 200)
-            raise decode_error(status, parsed, headers)
-        inner = node.get("data")
-        if not isinstance(inner, dict):
-            break
-        node = inner
-    if not isinstance(node, dict) or not _is_task(node):
-        raise APIConnectionError(
-            f"the gateway answered with something that is not a video task: {_quote(parsed)}"
-        )
-
-    ident = _first(node, _ID_KEYS, _text) or _text(task_id)
+    parsed = load_json(body)
+    node = _task_node(parsed, headers, status_code)
+    ident = first_of(node, _ID_KEYS, text_of) or text_of(task_id)
     if ident is None:
-        raise APIConnectionError(f"the gateway's task answer names no task id: {_quote(parsed)}")
-
-    status_text = _first(node, _STATUS_KEYS, _text)
-    progress = _progress(node.get("progress"))
-    status = parse_status(status_text)
-    if status is None:
-        if status_text is not None:
-            _log_unknown(status_text)
-        status = TaskStatus.IN_PROGRESS if progress else TaskStatus.QUEUED
-
+        raise APIConnectionError(f"the gateway's task answer names no task id: {quote(parsed)}")
+    status_text = first_of(node, _STATUS_KEYS, text_of)
+    progress = progress_of(node.get("progress"))
+    status = _status(status_text, progress)
     error = error_code = None
     video_url = None
     if status is TaskStatus.COMPLETED:
@@ -504,7 +383,6 @@ def decode_task(
             progress = 100
     elif status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
         error, error_code = _failure(node)
-
     return Task(
         id=ident,
         status=status,
@@ -512,14 +390,54 @@ def decode_task(
         video_url=video_url,
         error=error,
         error_code=error_code,
-        model=_text(node.get("model")),
-        created_at=_first(node, _CREATED_KEYS, _epoch),
-        completed_at=_first(node, _COMPLETED_KEYS, _epoch),
-        expires_at=_first(node, _EXPIRES_KEYS, _epoch),
+        model=text_of(node.get("model")),
+        created_at=first_of(node, _CREATED_KEYS, epoch_of),
+        completed_at=first_of(node, _COMPLETED_KEYS, epoch_of),
+        expires_at=first_of(node, _EXPIRES_KEYS, epoch_of),
         poll_after=parse_poll_after(headers),
         status_text=status_text,
         raw=parsed,
     )
+
+
+def _task_node(
+    parsed: Any, headers: Mapping[str, str] | None, status_code: int | None
+) -> dict[str, Any]:
+    """The task object inside its wrappers; raises for an error envelope or a non-task."""
+    node: Any = parsed
+    for _depth in range(4):  # wrappers nest at most a couple of levels
+        if not isinstance(node, dict) or _is_task(node):
+            break
+        found = _envelope(node)
+        if found is not None:
+            raise decode_error(_envelope_status(found[1], status_code), parsed, headers)
+        inner = node.get("data")
+        if not isinstance(inner, dict):
+            break
+        node = inner
+    if not isinstance(node, dict) or not _is_task(node):
+        raise APIConnectionError(
+            f"the gateway answered with something that is not a video task: {quote(parsed)}"
+        )
+    return node
+
+
+def _envelope_status(code: str | None, status_code: int | None) -> int:
+    """The HTTP status an error envelope stands for: the real one when it is an error,
+    else the one its ``code`` implies (new-api sends task errors under HTTP 200)."""
+    if status_code and status_code >= 400:
+        return status_code
+    return _CODE_STATUS.get(code or "", status_code or 200)
+
+
+def _status(status_text: str | None, progress: int | None) -> TaskStatus:
+    """The task's status; an unknown word is logged once and read as still pending."""
+    status = parse_status(status_text)
+    if status is not None:
+        return status
+    if status_text is not None:
+        _log_unknown(status_text)
+    return TaskStatus.IN_PROGRESS if progress else TaskStatus.QUEUED
 
 
 def decode_models(body: Any) -> list[str]:
@@ -528,19 +446,19 @@ def decode_models(body: Any) -> list[str]:
     >>> decode_models({"object": "list", "data": [{"id": "kling-v1"}, {"id": "sora-2"}]})
     ['kling-v1', 'sora-2']
     """
-    parsed = _load(body)
+    parsed = load_json(body)
     items: Any = parsed
     if isinstance(parsed, dict):
         items = parsed.get("data", parsed.get("models"))
     if not isinstance(items, list):
         raise APIConnectionError(
-            f"the gateway answered with something that is not a model list: {_quote(parsed)}"
+            f"the gateway answered with something that is not a model list: {quote(parsed)}"
         )
     names: list[str] = []
     for item in items:
-        name = _text(item.get("id") or item.get("name")) if isinstance(item, dict) else None
+        name = text_of(item.get("id") or item.get("name")) if isinstance(item, dict) else None
         if name is None and isinstance(item, str):
-            name = _text(item)
+            name = text_of(item)
         if name is not None and name not in names:
             names.append(name)
     return names

@@ -20,19 +20,16 @@ Polling and content routes are those of the unified dialect; there is no cancel 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..core import wire
+from ..core import geometry, wire
 from ..core.errors import ValidationError
 from .base import (
     GenerationsRouteDialect,
     WireRequest,
     compact,
     fold_into,
-    parse_ratio,
-    parse_wxh,
     whole_number,
 )
 
@@ -50,7 +47,7 @@ _PASSED_AS_IS = ("fps", "seed", "n", "quality", "response_format", "user")
 class KlingDialect(GenerationsRouteDialect):
     """uniall-style Kling: ``aspect_ratio``, string ``duration``, ``last_image``, ``extra_body``.
 
-    >>> from videogen_nb.request import VideoRequest
+    >>> from videogen_nb.core.request import VideoRequest
     >>> KlingDialect().build_submit(VideoRequest(
     ...     model="kling-v3-std-silent", prompt="a boat", size="1920x1080", duration=5,
     ...     metadata={"negative_prompt": "blur"})).json
@@ -67,15 +64,14 @@ class KlingDialect(GenerationsRouteDialect):
             return str(fields["aspect_ratio"])  # the caller's explicit choice is sent as is
         size = fields.get("size")
         source = "size"
-        dims = parse_wxh(size)
-        ratio = None if dims is not None else parse_ratio(size)
+        dims = geometry.parse_size(size)
+        ratio = None if dims is not None else geometry.ratio_text(size)
         if size is not None and dims is None and ratio is None:
             raise ValidationError("size", f"{size!r} is neither WxH (1280x720) nor a ratio (16:9)")
         if size is None and fields.get("width") is not None and fields.get("height") is not None:
             dims, source = (int(fields["width"]), int(fields["height"])), "width"
         if dims is not None:
-            divisor = math.gcd(*dims)
-            ratio = f"{dims[0] // divisor}:{dims[1] // divisor}"
+            ratio = geometry.format_ratio(*geometry.reduce_ratio(*dims))
         if ratio is not None and ratio not in self.aspect_ratios:
             raise ValidationError(
                 source,

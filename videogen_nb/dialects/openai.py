@@ -18,6 +18,12 @@ merged into the top level, as the OpenAI SDK does with its ``extra_body``. In mu
 non-string values (``metadata``) are sent as JSON text. ``last_image`` and several
 reference images have no OpenAI equivalent and raise ``ValidationError``.
 
+For a model the catalog knows as OpenAI's (``sora-2``, ``sora-2-pro``), a size outside
+OpenAI's published ``VideoSize`` (``OPENAI_SIZES``) raises ``ValidationError`` naming the
+field and the allowed sizes before anything is sent: ``aspect_ratio="1:1"`` would otherwise
+go out as ``1024x1024``, which OpenAI refuses. Other models' sizes go as asked (gateways
+serve models whose sizes no table here knows).
+
 Cancel is ``DELETE /v1/videos/{id}``: OpenAI-style servers offer no separate cancel, and
 deleting the video job is what stops it (a server may refuse it for a running job; the
 client reports that answer). Only send it for tasks that are not terminal: on a finished
@@ -30,8 +36,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..core import wire
+from ..core import geometry, wire
 from ..core.errors import ValidationError
+from ..store.catalog import get_model
 from .base import (
     Dialect,
     FormPart,
@@ -41,8 +48,6 @@ from .base import (
     filename_for,
     fold_into,
     is_data_uri,
-    parse_ratio,
-    parse_wxh,
     quote_id,
     split_data_uri,
     whole_number,
@@ -51,7 +56,11 @@ from .base import (
 if TYPE_CHECKING:
     from ..core.request import VideoRequest
 
-__all__ = ["RATIO_SIZES", "OpenAIDialect"]
+__all__ = ["OPENAI_SIZES", "RATIO_SIZES", "OpenAIDialect"]
+
+#: the ``VideoSize`` enum of OpenAI's published OpenAPI document (openai/openai-openapi),
+#: the sizes OpenAI's own video models accept
+OPENAI_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 
 #: how an aspect ratio becomes an OpenAI ``size``
 RATIO_SIZES: Mapping[str, str] = {
@@ -95,14 +104,14 @@ class OpenAIDialect(Dialect):
     def _size(self, fields: dict[str, Any]) -> tuple[str | None, set[str]]:
         """The ``WxH`` size and the names of the fields it was made from."""
         size = fields.get("size")
-        dims = parse_wxh(size)
+        dims = geometry.parse_size(size)
         if dims is not None:
             return f"{dims[0]}x{dims[1]}", {"size"}
         width, height = fields.get("width"), fields.get("height")
         if width is not None and height is not None:
             return f"{int(width)}x{int(height)}", {"width", "height", "size"}
         source = "size" if size else "aspect_ratio"
-        ratio = parse_ratio(fields.get(source))
+        ratio = geometry.ratio_text(fields.get(source))
         if fields.get(source) is None:
             return None, set()
         if ratio is None or ratio not in self.ratio_sizes:
@@ -112,6 +121,28 @@ class OpenAIDialect(Dialect):
                 f"of the ratios {', '.join(self.ratio_sizes)}",
             )
         return self.ratio_sizes[ratio], {source, "aspect_ratio"}
+
+    @staticmethod
+    def _check_openai_size(
+        model: Any, size: str | None, used: set[str], fields: dict[str, Any]
+    ) -> None:
+        """Refuse, before sending, a size that OpenAI's spec forbids for its own models."""
+        info = get_model(str(model)) if model else None
+        if size is None or info is None or info.vendor != "openai" or size in OPENAI_SIZES:
+            return
+        # Name the field the caller set, not the one this dialect derived.
+        field = next(
+            name
+            for name in ("size", "width", "aspect_ratio")
+            if fields.get(name) is not None and name in used
+        )
+        asked = fields[field] if field != "width" else f"{fields['width']}x{fields['height']}"
+        origin = "" if asked == size else f" ({field}={asked!r} becomes {size})"
+        raise ValidationError(
+            field,
+            f"{info.name} takes size {', '.join(OPENAI_SIZES)} on OpenAI's video API, "
+            f"not {size}{origin}",
+        )
 
     @staticmethod
     def _reference(fields: dict[str, Any]) -> str | None:
@@ -141,6 +172,7 @@ class OpenAIDialect(Dialect):
         """JSON, or multipart when the reference image is a data URI (see module docstring)."""
         fields = req.to_dict()
         size, used = self._size(fields)
+        self._check_openai_size(fields.get("model"), size, used, fields)
         seconds = fields.get("seconds", fields.get("duration"))
         body: dict[str, Any] = compact(
             {

@@ -57,7 +57,7 @@ FOLDED_FIELDS: tuple[str, ...] = (
 class UnifiedDialect(GenerationsRouteDialect):
     """``POST /v1/video/generations`` JSON, new-api style (the default dialect).
 
-    >>> from videogen_nb.request import VideoRequest
+    >>> from videogen_nb.core.request import VideoRequest
     >>> wire = UnifiedDialect().build_submit(VideoRequest(model="kling-v1", prompt="a boat", seed=7))
     >>> wire.json
     {'model': 'kling-v1', 'prompt': 'a boat', 'metadata': {'seed': 7}}

@@ -17,7 +17,7 @@ import json
 from html import escape as _escape
 from typing import Any
 
-__all__ = ["attrs_html", "data_uri", "escape", "json_for_script", "tag", "truncate"]
+__all__ = ["attrs_html", "data_uri", "escape", "json_for_script", "tag"]
 
 
 def escape(value: object) -> str:
@@ -45,12 +45,6 @@ def tag(name: str, text: object = "", /, *, raw: str | None = None, **attributes
     """One element: ``text`` is escaped; ``raw`` is trusted markup built by these helpers."""
     inner = raw if raw is not None else escape(text)
     return f"<{name}{attrs_html(**attributes)}>{inner}</{name}>"
-
-
-def truncate(text: object, limit: int = 500) -> str:
-    """Shorten ``text`` to ``limit`` characters with an ellipsis, so one message cannot flood a page."""
-    s = "" if text is None else str(text)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def data_uri(mime: str, data: bytes) -> str:

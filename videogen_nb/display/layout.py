@@ -22,6 +22,7 @@ import attrs
 from ..core.errors import ValidationError
 from ..core.request import VideoRequest
 from ..core.task import Result
+from ..insight.probe import video_fps
 from .video import caption_fields, error_text, safe_url, video_mime
 
 __all__ = [
@@ -47,8 +48,20 @@ GRID_CSS = pathlib.Path(__file__).parent / "assets" / "grid.css"
 
 _REQUEST_FIELDS = tuple(a.name for a in attrs.fields(VideoRequest))
 # Fields tried, in this order, to tell apart two results that share a row and a column.
-_TIEBREAK_ORDER = ("seed", "duration", "seconds", "size", "aspect_ratio", "quality", "fps",
-                   "width", "height", "prompt", "model", "n")
+_TIEBREAK_ORDER = (
+    "seed",
+    "duration",
+    "seconds",
+    "size",
+    "aspect_ratio",
+    "quality",
+    "fps",
+    "width",
+    "height",
+    "prompt",
+    "model",
+    "n",
+)
 
 
 def column_letter(index: int) -> str:
@@ -132,8 +145,10 @@ def build_layout(
 
     if collides(row_fields):
         varying = [
-            name for name in (*_TIEBREAK_ORDER, *sorted(_REQUEST_FIELDS))
-            if name not in row_fields and name not in col_fields
+            name
+            for name in (*_TIEBREAK_ORDER, *sorted(_REQUEST_FIELDS))
+            if name not in row_fields
+            and name not in col_fields
             and len({_key(r, (name,)) for r in results}) > 1
         ]
         extended = list(row_fields)
@@ -220,25 +235,44 @@ def cell_states(
         else:
             state = "pending"
         cell: dict[str, Any] = {
-            "i": i, "r": r, "c": c, "state": state, "status": status, "caption": caption,
-            "error": error_text(result), "video": "none", "src": None, "token": "",
-            "path": None, "size": None, "mime": "video/mp4",
+            "i": i,
+            "r": r,
+            "c": c,
+            "state": state,
+            "status": status,
+            "caption": caption,
+            "error": error_text(result),
+            "video": "none",
+            "src": None,
+            "token": "",
+            "path": None,
+            "size": None,
+            "mime": "video/mp4",
             "progress": result.task.progress if result.task is not None else None,
         }
         if state == "ready":
             given = src(i, result) if src is not None else None
             info = file_info(result.path) if result.path is not None else None
             if given is not None:
-                cell.update(video="url", src=given, token=hashlib.sha1(given.encode()).hexdigest()[:16])
+                cell.update(
+                    video="url", src=given, token=hashlib.sha1(given.encode()).hexdigest()[:16]
+                )
             elif result.path is not None and info is None:
                 cell.update(video="missing", path=_display_path(result.path))
             elif result.path is not None and info is not None:
                 size, token = info
-                cell.update(path=_display_path(result.path), size=size, mime=video_mime(result.path),
-                            token=token, video="stream" if size <= max_bytes else "too_large")
+                cell.update(
+                    path=_display_path(result.path),
+                    size=size,
+                    mime=video_mime(result.path),
+                    token=token,
+                    video="stream" if size <= max_bytes else "too_large",
+                )
             elif result.task is not None and safe_url(result.task.video_url):
                 url = safe_url(result.task.video_url)
-                cell.update(video="url", src=url, token=hashlib.sha1(str(url).encode()).hexdigest()[:16])
+                cell.update(
+                    video="url", src=url, token=hashlib.sha1(str(url).encode()).hexdigest()[:16]
+                )
         cells.append(cell)
     return cells
 
@@ -257,18 +291,8 @@ def probe_fps(results: Sequence[Result]) -> float:
     for result in results:
         if result.request.fps:
             return float(result.request.fps)
-    try:
-        import av
-    except ImportError:
-        return 0.0
     for result in results:
         if result.ok and result.path is not None:
-            try:
-                with av.open(str(result.path)) as container:
-                    rate = container.streams.video[0].average_rate
-                    return float(rate) if rate else 0.0
-            except Exception:  # an unreadable file just means no frame stepping
-                return 0.0
+            # the first video decides; an unreadable one just means no frame stepping
+            return video_fps(result.path) or 0.0
     return 0.0
-
-

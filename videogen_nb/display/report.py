@@ -99,19 +99,19 @@ def render_report(
     css = GRID_CSS.read_text(encoding="utf-8").replace("</", "<\\/")
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        "<meta name=\"generator\" content=\"videogen-nb\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="videogen-nb">\n'
         f"<title>{escape(title)}</title>\n"
         f"<style>\n{css}\n{_PAGE_CSS}</style>\n</head>\n<body>\n"
-        "<div id=\"vgg-root\"></div>\n"
+        '<div id="vgg-root"></div>\n'
         "<noscript>This report needs JavaScript to show its videos.</noscript>\n"
-        f"<div class=\"vgg-footer\">{escape(len(items))} videos · made with videogen-nb · "
+        f'<div class="vgg-footer">{escape(len(items))} videos · made with videogen-nb · '
         f"{escape(stamp)}</div>\n"
-        f"<script type=\"application/json\" id=\"vgg-data\">{json_for_script(data)}</script>\n"
-        f"<script type=\"application/json\" id=\"vgg-esm\">{json_for_script(GRID_JS.read_text(encoding='utf-8'))}"
+        f'<script type="application/json" id="vgg-data">{json_for_script(data)}</script>\n'
+        f'<script type="application/json" id="vgg-esm">{json_for_script(GRID_JS.read_text(encoding="utf-8"))}'
         "</script>\n"
-        f"<script type=\"module\">{_SHIM}</script>\n</body>\n</html>\n"
+        f'<script type="module">{_SHIM}</script>\n</body>\n</html>\n'
     )
 
 
@@ -133,8 +133,9 @@ def write_report(
     """
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    page = render_report(results, base_dir=target.parent, embed=embed, title=title,
-                         rows=rows, cols=cols)
+    page = render_report(
+        results, base_dir=target.parent, embed=embed, title=title, rows=rows, cols=cols
+    )
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(target)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .html import escape, tag, truncate
+from ..core.text import shorten
+from .html import escape, tag
 from .video import spec_findings
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def row_message(row: RunRow) -> str | None:
         text = row.task.error
     elif row.note:
         text = row.note
-    return truncate(text, MESSAGE_CHARS) if text else None
+    return shorten(text, MESSAGE_CHARS) if text else None
 
 
 def _duration(row: RunRow) -> Any:
@@ -111,7 +112,7 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
     else:
         note = tag("div", message, class_="n")
     if row.result is not None and (findings := spec_findings(row.result)):
-        note += tag("div", "⚠ " + truncate("; ".join(findings), MESSAGE_CHARS), class_="w")
+        note += tag("div", "⚠ " + shorten("; ".join(findings), MESSAGE_CHARS), class_="w")
     extra = []
     if req.seed is not None:
         extra.append(f"seed {req.seed}")
@@ -120,7 +121,11 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
     cells = [
         tag("td", row.index + 1),
         tag("td", req.model),
-        tag("td", raw=escape(truncate(prompt, prompt_chars)) + note, title=truncate(prompt, 1000)),
+        tag(
+            "td",
+            raw=escape(shorten(prompt, prompt_chars, one_line=True)) + note,
+            title=shorten(prompt, 1000),
+        ),
         tag("td", " · ".join(extra)),
         tag("td", state.replace("_", " "), class_="st"),
         f"<td>{bar}</td>",
@@ -159,18 +164,22 @@ def table_text(run: Run, *, prompt_chars: int = 40) -> str:
         progress = row.progress
         if row.state.is_finished and row.state.value != "done":
             progress = None
-        lines.append((
-            str(row.index + 1),
-            row.request.model,
-            truncate((row.request.prompt or "").replace("\n", " "), prompt_chars),
-            row.state.value,
-            "" if progress is None else f"{int(progress)}%",
-            format_seconds(row.elapsed),
-            format_seconds(row.eta),
-            truncate((row_message(row) or "").replace("\n", " "), 120),
-        ))
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-              for i, h in enumerate(header)]
+        lines.append(
+            (
+                str(row.index + 1),
+                row.request.model,
+                shorten(row.request.prompt, prompt_chars, one_line=True),
+                row.state.value,
+                "" if progress is None else f"{int(progress)}%",
+                format_seconds(row.elapsed),
+                format_seconds(row.eta),
+                shorten(row_message(row), 120, one_line=True),
+            )
+        )
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+        for i, h in enumerate(header)
+    ]
 
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()

@@ -12,14 +12,14 @@ working directory, which Jupyter's file server resolves. Everything the gateway 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import pathlib
 import urllib.parse
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from .html import data_uri, tag, truncate
+from ..core.text import shorten
+from ..insight.probe import poster_jpeg
+from .html import data_uri, tag
 
 if TYPE_CHECKING:
     from ..core.task import Result
@@ -37,8 +37,6 @@ __all__ = [
     "show",
     "video_mime",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Videos smaller than this are embedded by default: the notebook still opens anywhere.
 EMBED_LIMIT = 256 * 1024
@@ -99,31 +97,7 @@ def poster_data_uri(path: os.PathLike[str] | str, *, max_width: int = 320) -> st
 @functools.lru_cache(maxsize=256)
 def _poster_cached(path: str, mtime_ns: int, size: int, max_width: int) -> str | None:
     # mtime and size are part of the cache key so a rewritten file gets a new poster.
-    try:
-        import av
-    except ImportError:
-        return None
-    try:
-        with av.open(path) as container:
-            frame = next(container.decode(video=0), None)
-            if frame is None:
-                return None
-            width, height = frame.width, frame.height
-            if width > max_width:
-                height = max(2, round(height * max_width / width))
-                width = max_width
-            # MJPEG wants even dimensions with 4:2:0 chroma.
-            width, height = width - width % 2 or 2, height - height % 2 or 2
-            codec = av.CodecContext.create("mjpeg", "w")
-            codec.width, codec.height = width, height
-            codec.pix_fmt = "yuvj420p"
-            codec.time_base = Fraction(1, 25)
-            small = frame.reformat(width=width, height=height, format="yuvj420p")
-            packets = list(codec.encode(small)) + list(codec.encode(None))
-            jpeg = b"".join(bytes(packet) for packet in packets)
-    except Exception as exc:  # a broken or odd file must not break a display
-        log.debug("no poster for %s: %s", path, exc)
-        return None
+    jpeg = poster_jpeg(path, max_width=max_width)
     return data_uri("image/jpeg", jpeg) if jpeg else None
 
 
@@ -187,10 +161,10 @@ def error_text(result: Result) -> str | None:
     """What went wrong, in the gateway's words when it gave any (plain text, not escaped)."""
     if result.error is not None:
         text = str(result.error) or type(result.error).__name__
-        return truncate(text, 2000)
+        return shorten(text, 2000)
     task = result.task
     if task is not None and task.error:
-        return truncate(task.error, 2000)
+        return shorten(task.error, 2000)
     return None
 
 
@@ -260,8 +234,9 @@ def _video_html(
     width_attr = width
     url = safe_url(source) if isinstance(source, str) else None
     if url is not None:
-        return tag("video", "", src=url, controls=True, preload="metadata", width=width_attr,
-                   style=style)
+        return tag(
+            "video", "", src=url, controls=True, preload="metadata", width=width_attr, style=style
+        )
     path = pathlib.Path(source)
     try:
         size = path.stat().st_size
@@ -279,18 +254,34 @@ def _video_html(
             "notebook cannot link it: use show(..., embed=True) to embed it, or "
             "vg.ComparisonGrid([...]) to stream it."
         )
-        img = tag("img", "", src=poster, alt="first frame", width=width_attr, style=style) if poster else ""
+        img = (
+            tag("img", "", src=poster, alt="first frame", width=width_attr, style=style)
+            if poster
+            else ""
+        )
         return tag("div", raw=img + tag("div", note, class_="vg-note"), class_="vg-video-unlinked")
     return tag(
-        "video", "", src=src, poster=poster, controls=True, preload="metadata",
-        width=width_attr, style=style,
+        "video",
+        "",
+        src=src,
+        poster=poster,
+        controls=True,
+        preload="metadata",
+        width=width_attr,
+        style=style,
     )
 
 
 def _caption_html(result: Result) -> str:
-    parts = [tag("span", value, class_=f"vg-cap-{key}") for key, value in caption_fields(result).items()]
-    return tag("div", raw=" · ".join(parts), class_="vg-caption",
-               style="font:12px sans-serif;color:#555;margin-top:2px")
+    parts = [
+        tag("span", value, class_=f"vg-cap-{key}") for key, value in caption_fields(result).items()
+    ]
+    return tag(
+        "div",
+        raw=" · ".join(parts),
+        class_="vg-caption",
+        style="font:12px sans-serif;color:#555;margin-top:2px",
+    )
 
 
 def result_html(
@@ -308,9 +299,14 @@ def result_html(
     caption = _caption_html(result)
     prompt = result.request.prompt
     prompt_html = (
-        tag("div", truncate(prompt, 300), class_="vg-prompt",
-            style="font:12px sans-serif;color:#333;margin-top:2px")
-        if prompt else ""
+        tag(
+            "div",
+            shorten(prompt, 300, one_line=True),
+            class_="vg-prompt",
+            style="font:12px sans-serif;color:#333;margin-top:2px",
+        )
+        if prompt
+        else ""
     )
     if result.path is not None and result.error is None:
         body = _video_html(result.path, embed=embed, width=width, base_dir=base_dir)
@@ -321,7 +317,15 @@ def result_html(
         status = result.status
         headline = tag("strong", status)
         detail = tag("pre", message, style="white-space:pre-wrap;margin:4px 0") if message else ""
-        kind = "vg-failed" if result.error is not None or status in ("failed", "cancelled") else "vg-pending"
-        body = tag("div", raw=headline + detail, class_=f"vg-status {kind}",
-                   style="font:13px sans-serif;padding:6px;border:1px solid #ccc;border-radius:4px")
+        kind = (
+            "vg-failed"
+            if result.error is not None or status in ("failed", "cancelled")
+            else "vg-pending"
+        )
+        body = tag(
+            "div",
+            raw=headline + detail,
+            class_=f"vg-status {kind}",
+            style="font:13px sans-serif;padding:6px;border:1px solid #ccc;border-radius:4px",
+        )
     return tag("div", raw=body + caption + prompt_html, class_="vg-result")

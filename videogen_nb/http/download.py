@@ -20,15 +20,22 @@ import logging
 import os
 import pathlib
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import aiohttp
 import attrs
 
-from ..core.errors import APIConnectionError, DownloadError, ValidationError
+from ..core.errors import (
+    APIConnectionError,
+    DownloadError,
+    DownloadExpiredError,
+    ValidationError,
+)
+from ..core.text import shorten
+from ..core.urls import redact_url
+from .failures import is_transient
 from .retry import parse_retry_after
-from .transport import Transport, is_transient, redact_url, shorten
+from .transport import Transport
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
@@ -55,21 +62,6 @@ _EXPIRED_STATUSES = frozenset({403, 404, 410})
 _MAX_STEM = 120
 _SUFFIX_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 _CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
-
-
-class DownloadExpiredError(DownloadError):
-    """The URL answered 403, 404 or 410: it expired or was never valid for us.
-
-    ``expired`` is always True (so ``getattr(err, "expired", False)`` works on any
-    ``DownloadError``); the client re-reads the task for a fresh URL or falls back to
-    ``/v1/videos/{id}/content``.
-    """
-
-    expired = True
-
-    def __init__(self, message: str, *, url: str | None = None, status_code: int) -> None:
-        self.status_code = status_code
-        super().__init__(message, url=url)
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -251,110 +243,182 @@ async def stream_to_file(
 
     >>> # info = await stream_to_file(transport, task.video_url, safe_output_path("out", "run1_0"))
     """
-    dest = pathlib.Path(dest)
-    full_url = transport.url_for(url)
-    shown = redact_url(full_url)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = _Part(dest.with_name(f".{dest.name}.part"))
-    policy = transport.retry
-    open_failures = 0
-    breaks = 0
-    total: int | None = None
-    validator: str | None = None  # ETag or Last-Modified for If-Range
-    ranges_ok = False
-    content_type: str | None = None
-    try:
-        while True:
-            headers = {"Accept-Encoding": "identity"}
-            resuming = part.size > 0
+    download = _Download(
+        transport,
+        transport.url_for(url),
+        pathlib.Path(dest),
+        max_bytes=max_bytes,
+        chunk_size=chunk_size,
+        resume_attempts=resume_attempts,
+        auth=auth,
+        progress=progress,
+    )
+    return await download.run()
+
+
+class _Download:
+    """One ``stream_to_file`` call: the passes over the URL and what they have learnt."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        full_url: str,
+        dest: pathlib.Path,
+        *,
+        max_bytes: int,
+        chunk_size: int,
+        resume_attempts: int,
+        auth: bool | None,
+        progress: Callable[[int, int | None], None] | None,
+    ) -> None:
+        self.transport = transport
+        self.full_url = full_url
+        self.shown = redact_url(full_url)
+        self.dest = dest
+        self.max_bytes = max_bytes
+        self.chunk_size = chunk_size
+        self.resume_attempts = resume_attempts
+        self.auth = auth
+        self.progress = progress
+        self.policy = transport.retry
+        self.open_failures = 0  # answers of 429/5xx, or no connection at all
+        self.breaks = 0  # transfers that stopped part-way
+        self.total: int | None = None
+        self.validator: str | None = None  # ETag or Last-Modified for If-Range
+        self.ranges_ok = False
+        self.content_type: str | None = None
+
+    async def run(self) -> DownloadInfo:
+        """Pass over the URL until the file is complete or a failure is final."""
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        part = _Part(self.dest.with_name(f".{self.dest.name}.part"))
+        try:
+            while True:
+                try:
+                    return await self._one_pass(part)
+                except _Retryable as wait:
+                    await self._wait_after_refusal(wait)
+                except APIConnectionError as exc:
+                    await self._wait_after_no_connection(exc)
+                except (
+                    _Broken,
+                    aiohttp.ClientPayloadError,
+                    aiohttp.ClientConnectionError,
+                    asyncio.TimeoutError,
+                ) as exc:
+                    self._note_break(exc, part)
+        except BaseException:
+            part.discard()
+            raise
+
+    def _request_headers(self, part: _Part) -> dict[str, str]:
+        headers = {"Accept-Encoding": "identity"}
+        if part.size > 0:
+            headers["Range"] = f"bytes={part.size}-"
+            if self.validator:
+                headers["If-Range"] = self.validator
+        return headers
+
+    async def _one_pass(self, part: _Part) -> DownloadInfo:
+        """One GET: the whole body, or the rest of it after a break; then the file in place."""
+        resuming = part.size > 0
+        headers = self._request_headers(part)
+        async with self.transport.stream(self.full_url, headers=headers, auth=self.auth) as resp:
+            await _check_status(resp, self.shown)
+            await self._accept_answer(resp, part, resuming)
+            await _copy_body(
+                resp,
+                part,
+                self.chunk_size,
+                self.max_bytes,
+                self.total,
+                self.progress,
+                self.shown,
+                self.full_url,
+            )
+        if self.total is not None and part.size < self.total:
+            raise _Broken(f"the body ended at {part.size} of {self.total} bytes")
+        await part.finish(self.dest)
+        return DownloadInfo(
+            path=self.dest,
+            size=part.size,
+            sha256=part.hasher.hexdigest(),
+            content_type=_media_type(self.content_type),
+            url=self.full_url,
+            resumes=self.breaks,
+        )
+
+    async def _accept_answer(
+        self, resp: aiohttp.ClientResponse, part: _Part, resuming: bool
+    ) -> None:
+        """Check the type and size of a 200/206 answer and learn its total and validator."""
+        shown = self.shown
+        self.content_type = resp.headers.get("Content-Type") or self.content_type
+        media = _media_type(resp.headers.get("Content-Type"))
+        if not _is_acceptable_type(media):
+            said = await _quote_body(resp)
+            raise DownloadError(
+                f"{shown} answered with {media}, not a video: {said!r}", url=self.full_url
+            )
+        if resp.status == 206:
+            self.total = _accept_partial(resp, part, self.total, shown)
+            self.ranges_ok = True
+        else:
             if resuming:
-                headers["Range"] = f"bytes={part.size}-"
-                if validator:
-                    headers["If-Range"] = validator
-            try:
-                async with transport.stream(full_url, headers=headers, auth=auth) as resp:
-                    await _check_status(resp, shown)
-                    content_type = resp.headers.get("Content-Type") or content_type
-                    media = _media_type(resp.headers.get("Content-Type"))
-                    if not _is_acceptable_type(media):
-                        said = await _quote_body(resp)
-                        raise DownloadError(
-                            f"{shown} answered with {media}, not a video: {said!r}", url=full_url
-                        )
-                    if resp.status == 206:
-                        total = _accept_partial(resp, part, total, shown)
-                        ranges_ok = True
-                    else:
-                        if resuming:
-                            logger.info("%s ignored the Range request; starting over", shown)
-                        part.restart()
-                        total = resp.content_length
-                        ranges_ok = (resp.headers.get("Accept-Ranges") or "").lower() == "bytes"
-                        validator = _strong_validator(resp.headers)
-                    if total is not None and total > max_bytes:
-                        raise DownloadError(
-                            f"{shown} is {total} bytes, over the {max_bytes}-byte limit "
-                            "(raise max_bytes to allow it)",
-                            url=full_url,
-                        )
-                    await _copy_body(
-                        resp, part, chunk_size, max_bytes, total, progress, shown, full_url
-                    )
-                if total is not None and part.size < total:
-                    raise _Broken(f"the body ended at {part.size} of {total} bytes")
-                await part.finish(dest)
-                return DownloadInfo(
-                    path=dest,
-                    size=part.size,
-                    sha256=part.hasher.hexdigest(),
-                    content_type=_media_type(content_type),
-                    url=full_url,
-                    resumes=breaks,
-                )
-            except _Retryable as wait:
-                open_failures += 1
-                if open_failures >= policy.max_attempts or policy.exceeds_limit(wait.retry_after):
-                    raise DownloadError(
-                        f"{shown} kept answering {wait.status} after {open_failures} attempts",
-                        url=full_url,
-                    ) from None
-                await asyncio.sleep(policy.delay(open_failures, retry_after=wait.retry_after))
-            except APIConnectionError as exc:
-                # could not even connect: the transport's policy paces these
-                open_failures += 1
-                if not is_transient(exc) or open_failures >= policy.max_attempts:
-                    raise DownloadError(f"{exc}", url=full_url) from exc
-                await asyncio.sleep(policy.delay(open_failures))
-            except (
-                _Broken,
-                aiohttp.ClientPayloadError,
-                aiohttp.ClientConnectionError,
-                asyncio.TimeoutError,
-            ) as exc:
-                breaks += 1
-                reason = str(exc) or type(exc).__name__
-                if breaks > resume_attempts:
-                    raise DownloadError(
-                        f"{shown}: the transfer kept breaking ({reason}); gave up after "
-                        f"{resume_attempts} resumptions",
-                        url=full_url,
-                    ) from None
-                if not ranges_ok or (isinstance(exc, _Broken) and exc.restart):
-                    # no byte ranges: the only way to finish is to fetch it all again
-                    part.restart()
-                logger.info(
-                    "%s broke at %d bytes (%s); %s",
-                    shown,
-                    part.size,
-                    reason,
-                    "resuming" if part.size else "starting over",
-                )
-    except BaseException:
-        part.discard()
-        raise
+                logger.info("%s ignored the Range request; starting over", shown)
+            part.restart()
+            self.total = resp.content_length
+            self.ranges_ok = (resp.headers.get("Accept-Ranges") or "").lower() == "bytes"
+            self.validator = _strong_validator(resp.headers)
+        if self.total is not None and self.total > self.max_bytes:
+            raise DownloadError(
+                f"{shown} is {self.total} bytes, over the {self.max_bytes}-byte limit "
+                "(raise max_bytes to allow it)",
+                url=self.full_url,
+            )
+
+    async def _wait_after_refusal(self, wait: _Retryable) -> None:
+        """A 429/5xx answer: wait as the retry policy says, or give up."""
+        self.open_failures += 1
+        policy = self.policy
+        if self.open_failures >= policy.max_attempts or policy.exceeds_limit(wait.retry_after):
+            raise DownloadError(
+                f"{self.shown} kept answering {wait.status} after {self.open_failures} attempts",
+                url=self.full_url,
+            ) from None
+        await asyncio.sleep(policy.delay(self.open_failures, retry_after=wait.retry_after))
+
+    async def _wait_after_no_connection(self, exc: APIConnectionError) -> None:
+        """Could not even connect: the transport's retry policy paces these."""
+        self.open_failures += 1
+        if not is_transient(exc) or self.open_failures >= self.policy.max_attempts:
+            raise DownloadError(f"{exc}", url=self.full_url) from exc
+        await asyncio.sleep(self.policy.delay(self.open_failures))
+
+    def _note_break(self, exc: BaseException, part: _Part) -> None:
+        """The transfer stopped part-way: resume by range when possible, else start over."""
+        self.breaks += 1
+        reason = str(exc) or type(exc).__name__
+        if self.breaks > self.resume_attempts:
+            raise DownloadError(
+                f"{self.shown}: the transfer kept breaking ({reason}); gave up after "
+                f"{self.resume_attempts} resumptions",
+                url=self.full_url,
+            ) from None
+        if not self.ranges_ok or (isinstance(exc, _Broken) and exc.restart):
+            # no byte ranges: the only way to finish is to fetch it all again
+            part.restart()
+        logger.info(
+            "%s broke at %d bytes (%s); %s",
+            self.shown,
+            part.size,
+            reason,
+            "resuming" if part.size else "starting over",
+        )
 
 
-def _strong_validator(headers: Any) -> str | None:
+def _strong_validator(headers: Mapping[str, str]) -> str | None:
+    """The ETag unless it is weak, else Last-Modified: what ``If-Range`` may carry."""
     etag = headers.get("ETag")
     if etag and not etag.startswith("W/"):
         return etag

@@ -26,7 +26,7 @@ from ..dialects.headers import parse_poll_after, parse_retry_after
 __all__ = ["RetryPolicy", "parse_poll_after", "parse_retry_after"]
 
 
-def _non_negative(_instance: object, attribute: attrs.Attribute, value: float) -> None:
+def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
         raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
@@ -52,12 +52,12 @@ class RetryPolicy:
     max_retry_after: float = attrs.field(default=300.0, validator=_non_negative)
 
     @max_attempts.validator
-    def _check_attempts(self, _attribute: attrs.Attribute, value: int) -> None:
+    def _check_attempts(self, _attribute: attrs.Attribute[int], value: int) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"max_attempts must be a whole number >= 1, got {value!r}")
 
     @jitter.validator
-    def _check_jitter(self, _attribute: attrs.Attribute, value: float) -> None:
+    def _check_jitter(self, _attribute: attrs.Attribute[float], value: float) -> None:
         if not (isinstance(value, (int, float)) and 0 <= value <= 1):
             raise ValueError(f"jitter must be between 0 and 1, got {value!r}")
 
@@ -67,7 +67,7 @@ class RetryPolicy:
         # 2**exponent overflows float for silly attempt numbers; the cap makes that moot
         if exponent > 60:
             return self.max_delay
-        return min(self.max_delay, self.base_delay * (2**exponent))
+        return min(self.max_delay, self.base_delay * float(2**exponent))
 
     def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``attempt`` (1 for the first retry).

@@ -1,10 +1,10 @@
 """Model insight; imports only core/ and store/: check each video against its request, rank models.
 
-Model insight: check each video against its request, and rank models from the journal.
-
 - ``check_video(path, request) -> SpecReport``: measure a video with PyAV (optional:
   ``spec_check_available()`` says whether it is installed) and list each way it differs
   from what was asked.
+- ``video_fps(path)``, ``poster_jpeg(path)``: the other PyAV reads (frame stepping and
+  poster frames for the display layer); ``probe.py`` is the package's only PyAV reader.
 - ``leaderboard(journal=None, since=None, models=None) -> Leaderboard``: per model, success
   rate, failure reasons, latency, spec compliance and blind-vote win rate, ranked.
 
@@ -24,7 +24,14 @@ from .leaderboard import (
     percentile,
     wilson_interval,
 )
-from .probe import INSTALL_HINT, MEASURED_KEYS, probe_video, spec_check_available
+from .probe import (
+    INSTALL_HINT,
+    MEASURED_KEYS,
+    poster_jpeg,
+    probe_video,
+    spec_check_available,
+    video_fps,
+)
 from .spec import SpecReport, check_video, compare_spec, expected_spec
 
 __all__ = [
@@ -41,7 +48,9 @@ __all__ = [
     "leaderboard",
     "parse_since",
     "percentile",
+    "poster_jpeg",
     "probe_video",
     "spec_check_available",
+    "video_fps",
     "wilson_interval",
 ]

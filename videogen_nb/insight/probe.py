@@ -1,5 +1,8 @@
 """Measure a video file with PyAV: length, frame size, frame rate, frames, codec, audio.
 
+This is the package's only PyAV reader: the display layer's frame stepping
+(``video_fps``) and poster frames (``poster_jpeg``) come from here too.
+
 PyAV is an optional dependency (the ``sandbox`` extra). ``spec_check_available()`` tells
 callers whether it is installed, so they can skip the check quietly; ``probe_video`` raises
 ``ImportError`` with the install command when it is not.
@@ -15,12 +18,22 @@ as possible and reported with ``decodes_fully=False`` and an ``error`` that says
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import pathlib
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["INSTALL_HINT", "MEASURED_KEYS", "probe_video", "spec_check_available"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "INSTALL_HINT",
+    "MEASURED_KEYS",
+    "poster_jpeg",
+    "probe_video",
+    "spec_check_available",
+    "video_fps",
+]
 
 #: what to run when PyAV is missing
 INSTALL_HINT = "pip install 'videogen-nb[sandbox]'  (or: pip install av)"
@@ -79,7 +92,7 @@ def probe_video(path: str | os.PathLike[str]) -> dict[str, Any]:
     av = _import_av()
     file = pathlib.Path(path)
     try:
-        size_bytes: int | None = file.stat().st_size
+        size_bytes = file.stat().st_size
     except OSError as exc:
         return _empty(None, f"cannot open: {exc.strerror or exc}")
     if size_bytes == 0:
@@ -176,3 +189,54 @@ def _stopped_early(
             "the file is probably truncated"
         )
     return None
+
+
+def video_fps(path: str | os.PathLike[str]) -> float | None:
+    """The average frame rate of the first video stream at ``path``, read from the
+    container (nothing is decoded); None when PyAV is missing, the file cannot be read or
+    it names no rate."""
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            rate = container.streams.video[0].average_rate
+            return float(rate) if rate else None
+    except Exception:  # an unreadable file just means no known rate
+        return None
+
+
+def poster_jpeg(path: str | os.PathLike[str], *, max_width: int = 320) -> bytes | None:
+    """The first frame of ``path`` as JPEG bytes, at most ``max_width`` pixels wide; None
+    when PyAV is missing or the file cannot be decoded (a missing poster is never an
+    error)."""
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0), None)
+            if frame is None:
+                return None
+            return _encode_jpeg(av, frame, max_width) or None
+    except Exception as exc:  # a broken or odd file must not break a display
+        log.debug("no poster for %s: %s", path, exc)
+        return None
+
+
+def _encode_jpeg(av: Any, frame: Any, max_width: int) -> bytes:
+    width, height = frame.width, frame.height
+    if width > max_width:
+        height = max(2, round(height * max_width / width))
+        width = max_width
+    # MJPEG wants even dimensions with 4:2:0 chroma.
+    width, height = width - width % 2 or 2, height - height % 2 or 2
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuvj420p"
+    codec.time_base = Fraction(1, 25)
+    small = frame.reformat(width=width, height=height, format="yuvj420p")
+    packets = list(codec.encode(small)) + list(codec.encode(None))
+    return b"".join(bytes(packet) for packet in packets)

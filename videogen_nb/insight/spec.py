@@ -25,11 +25,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from ..core import geometry
 from ..core.request import VideoRequest
 from .probe import MEASURED_KEYS, probe_video
 
@@ -43,24 +44,9 @@ _RATIO_TOLERANCE_REL = 0.02
 _FPS_TOLERANCE = 0.1
 _FPS_TOLERANCE_REL = 0.01
 
-_PIXELS_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-_RATIO_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
-# ratios people name; a measured frame close to one of these is called by its name
-_NAMED_RATIOS: tuple[tuple[int, int], ...] = (
-    (16, 9),
-    (9, 16),
-    (1, 1),
-    (4, 3),
-    (3, 4),
-    (3, 2),
-    (2, 3),
-    (21, 9),
-    (9, 21),
-    (5, 4),
-    (4, 5),
-    (2, 1),
-    (1, 2),
-)
+
+def _findings(value: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(f) for f in value)
 
 
 def _measured(value: Any) -> dict[str, Any]:
@@ -82,9 +68,7 @@ class SpecReport:
 
     measured: dict[str, Any] = attrs.field(factory=dict, converter=_measured)
     expected: dict[str, Any] = attrs.field(factory=dict, converter=dict)
-    findings: tuple[str, ...] = attrs.field(
-        default=(), converter=lambda v: tuple(str(f) for f in v)
-    )
+    findings: tuple[str, ...] = attrs.field(default=(), converter=_findings)
 
     @property
     def ok(self) -> bool:
@@ -143,11 +127,6 @@ def _int_or_none(value: Any) -> int | None:
     return int(number) if math.isfinite(number) and number > 0 else None
 
 
-def _reduce(w: int, h: int) -> tuple[int, int]:
-    g = math.gcd(w, h) or 1
-    return w // g, h // g
-
-
 def _model_sound(model: str) -> bool | None:
     """True for ``...-audio`` model names, False for ``...-silent``, else None (unknown)."""
     parts = set(re.split(r"[-_.\s]+", model.lower()))
@@ -173,22 +152,22 @@ def expected_spec(request: VideoRequest | Mapping[str, Any]) -> dict[str, Any]:
     width = _int_or_none(_field(request, "width"))
     height = _int_or_none(_field(request, "height"))
     if isinstance(size, str):
-        pixels = _PIXELS_RE.match(size)
-        ratio = _RATIO_RE.match(size)
+        pixels = geometry.split_size(size)
+        ratio = geometry.ratio_text(size)
         if pixels:
-            width = width or int(pixels.group(1))
-            height = height or int(pixels.group(2))
-        elif ratio and int(ratio.group(1)) and int(ratio.group(2)):
-            out["aspect"] = f"{int(ratio.group(1))}:{int(ratio.group(2))}"
+            width = width or pixels[0]
+            height = height or pixels[1]
+        elif ratio:
+            out["aspect"] = ratio
     if width is not None:
         out["width"] = width
     if height is not None:
         out["height"] = height
     aspect = _field(request, "aspect_ratio")
-    ratio = _RATIO_RE.match(aspect) if isinstance(aspect, str) else None
-    if ratio and int(ratio.group(1)) and int(ratio.group(2)):
+    ratio = geometry.ratio_text(aspect)
+    if ratio:
         # an explicit aspect_ratio wins over a ratio given as size: it is the gateway's field
-        out["aspect"] = f"{int(ratio.group(1))}:{int(ratio.group(2))}"
+        out["aspect"] = ratio
     fps = _int_or_none(_field(request, "fps"))
     if fps is not None:
         out["fps"] = fps
@@ -204,18 +183,6 @@ def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def _ratio_name(w: int, h: int) -> str:
-    """``"16:9"`` for 1280x720 and 854x480; ``"1.85:1"`` when no common ratio is close."""
-    shape = w / h
-    for a, b in _NAMED_RATIOS:
-        if abs(shape / (a / b) - 1) <= _RATIO_TOLERANCE_REL:
-            return f"{a}:{b}"
-    a, b = _reduce(w, h)
-    if a <= 32 and b <= 32:
-        return f"{a}:{b}"
-    return f"{_num(round(shape, 2))}:1" if shape >= 1 else f"1:{_num(round(1 / shape, 2))}"
-
-
 def _orientation(w: float, h: float) -> str:
     if abs(w / h - 1) <= _RATIO_TOLERANCE_REL:
         return "square"
@@ -224,6 +191,70 @@ def _orientation(w: float, h: float) -> str:
 
 def _side_differs(asked: int, got: int) -> bool:
     return abs(got - asked) > max(_SIDE_TOLERANCE_PX, _SIDE_TOLERANCE_REL * asked)
+
+
+def _decode_findings(measured: Mapping[str, Any]) -> list[str]:
+    if measured.get("decodes_fully") is not False:
+        return []
+    why = str(measured.get("error") or "unknown error")
+    if why.startswith("cannot open"):
+        return [f"unreadable video: {why}"]
+    return [f"does not decode to the end: {why}"]
+
+
+def _duration_findings(measured: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
+    duration = measured.get("duration")
+    if "duration" not in asked or duration is None:
+        return []
+    want = asked["duration"]
+    if abs(duration - want) > max(_DURATION_TOLERANCE_S, _DURATION_TOLERANCE_REL * want):
+        return [f"asked {want} s, got {duration:.1f} s"]
+    return []
+
+
+def _frame_size_findings(w: int, h: int, asked: Mapping[str, Any]) -> list[str]:
+    want_w, want_h = asked.get("width"), asked.get("height")
+    if want_w and want_h:
+        if not (_side_differs(want_w, w) or _side_differs(want_h, h)):
+            return []
+        text = f"asked {want_w}x{want_h}, got {w}x{h}"
+        if _orientation(want_w, want_h) != _orientation(w, h):
+            text += f" ({_orientation(w, h)} instead of {_orientation(want_w, want_h)})"
+        return [text]
+    if want_w and _side_differs(want_w, w):
+        return [f"asked width {want_w}, got {w} ({w}x{h})"]
+    if want_h and _side_differs(want_h, h):
+        return [f"asked height {want_h}, got {h} ({w}x{h})"]
+    return []
+
+
+def _aspect_findings(w: int, h: int, asked: Mapping[str, Any]) -> list[str]:
+    if "aspect" not in asked:
+        return []
+    a, _, b = asked["aspect"].partition(":")
+    want_shape = int(a) / int(b)
+    if abs((w / h) / want_shape - 1) > _RATIO_TOLERANCE_REL:
+        return [f"asked {asked['aspect']}, got {geometry.ratio_name(w, h)} ({w}x{h})"]
+    return []
+
+
+def _fps_findings(measured: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
+    fps = measured.get("fps")
+    if "fps" not in asked or fps is None:
+        return []
+    want = asked["fps"]
+    if abs(fps - want) > max(_FPS_TOLERANCE, _FPS_TOLERANCE_REL * want):
+        return [f"asked {want} fps, got {_num(fps)} fps"]
+    return []
+
+
+def _audio_findings(measured: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
+    has_audio = measured.get("has_audio")
+    if "audio" not in asked or has_audio is None or has_audio == asked["audio"]:
+        return []
+    if asked["audio"]:
+        return ["asked sound (an -audio model), got no audio track"]
+    return ["asked no sound (a -silent model), got an audio track"]
 
 
 def compare_spec(
@@ -235,52 +266,13 @@ def compare_spec(
     not be measured is not compared (the decode finding already says why).
     """
     asked = expected_spec(request)
-    findings: list[str] = []
-    error = measured.get("error")
-    if measured.get("decodes_fully") is False:
-        why = str(error or "unknown error")
-        if why.startswith("cannot open"):
-            findings.append(f"unreadable video: {why}")
-        else:
-            findings.append(f"does not decode to the end: {why}")
-
-    duration = measured.get("duration")
-    if "duration" in asked and duration is not None:
-        want = asked["duration"]
-        if abs(duration - want) > max(_DURATION_TOLERANCE_S, _DURATION_TOLERANCE_REL * want):
-            findings.append(f"asked {want} s, got {duration:.1f} s")
-
+    findings = [*_decode_findings(measured), *_duration_findings(measured, asked)]
     w, h = measured.get("width"), measured.get("height")
     if w and h:
-        want_w, want_h = asked.get("width"), asked.get("height")
-        if want_w and want_h:
-            if _side_differs(want_w, w) or _side_differs(want_h, h):
-                text = f"asked {want_w}x{want_h}, got {w}x{h}"
-                if _orientation(want_w, want_h) != _orientation(w, h):
-                    text += f" ({_orientation(w, h)} instead of {_orientation(want_w, want_h)})"
-                findings.append(text)
-        elif want_w and _side_differs(want_w, w):
-            findings.append(f"asked width {want_w}, got {w} ({w}x{h})")
-        elif want_h and _side_differs(want_h, h):
-            findings.append(f"asked height {want_h}, got {h} ({w}x{h})")
-        if "aspect" in asked:
-            a, _, b = asked["aspect"].partition(":")
-            want_shape = int(a) / int(b)
-            if abs((w / h) / want_shape - 1) > _RATIO_TOLERANCE_REL:
-                findings.append(f"asked {asked['aspect']}, got {_ratio_name(w, h)} ({w}x{h})")
-
-    fps = measured.get("fps")
-    if "fps" in asked and fps is not None:
-        want = asked["fps"]
-        if abs(fps - want) > max(_FPS_TOLERANCE, _FPS_TOLERANCE_REL * want):
-            findings.append(f"asked {want} fps, got {_num(fps)} fps")
-
-    has_audio = measured.get("has_audio")
-    if "audio" in asked and has_audio is not None and has_audio != asked["audio"]:
-        if asked["audio"]:
-            findings.append("asked sound (an -audio model), got no audio track")
-        else:
-            findings.append("asked no sound (a -silent model), got an audio track")
+        findings += _frame_size_findings(w, h, asked)
+        findings += _aspect_findings(w, h, asked)
+    findings += _fps_findings(measured, asked)
+    findings += _audio_findings(measured, asked)
     return findings
 
 

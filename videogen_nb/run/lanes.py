@@ -14,13 +14,15 @@ import collections
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
+from ..tasks.follow import RATE_LIMIT_PAUSE, rate_limit_pause
+
 __all__ = ["DEFAULT_GATEWAY_CONCURRENCY", "Lane", "LaneSet"]
 
 #: tasks in flight per gateway unless told otherwise: enough to keep a comparison grid
 #: moving, few enough that an account's concurrent-task limit is rarely hit
 DEFAULT_GATEWAY_CONCURRENCY = 16
-# Pause used when a 429 names no Retry-After.
-DEFAULT_RATE_LIMIT_PAUSE = 5.0
+#: pause used when a 429 names no Retry-After (the same rule as a rate-limited poll's)
+DEFAULT_RATE_LIMIT_PAUSE = RATE_LIMIT_PAUSE
 
 
 class Lane:
@@ -75,7 +77,7 @@ class Lane:
     def rate_limited(self, retry_after: float | None) -> float:
         """Record a 429: pause the lane and narrow it. Returns the pause in seconds."""
         loop = asyncio.get_running_loop()
-        pause = retry_after if retry_after is not None and retry_after >= 0 else DEFAULT_RATE_LIMIT_PAUSE
+        pause = rate_limit_pause(retry_after)
         self.paused_until = max(self.paused_until, loop.time() + pause)
         self.limit = max(1, self.limit // 2)
         self._successes = 0

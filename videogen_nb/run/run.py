@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import enum
+import functools
 import logging
 import pathlib
 import time
@@ -19,23 +19,23 @@ import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
-import attrs
-
 from ..core.errors import (
     APIError,
-    DownloadError,
     RateLimitError,
     SubmitOutcomeUnknownError,
     TaskFailedError,
     TaskTimeoutError,
     VideoGenError,
 )
+from ..core.loops import running_on
 from ..core.request import VideoRequest
 from ..core.task import Result, Task, TaskStatus
 from ..store.journal import JournalEntry
 from ..tasks.task_client import TaskClient
+from .export import rows_dataframe, run_scores
 from .lanes import Lane, LaneSet
 from .presenter import get_presenter
+from .rows import RowState, RunRow, row_from_entry
 from .scheduler import PollScheduler
 
 __all__ = ["RowState", "Run", "RunRow"]
@@ -48,93 +48,15 @@ MAX_RATE_LIMITED_SUBMITS = 20
 DOWNLOAD_SLOTS = 4
 
 
-class RowState(str, enum.Enum):
-    """Where one row of a run stands, as the live table shows it."""
-
-    WAITING = "waiting"
-    SUBMITTING = "submitting"
-    QUEUED = "queued"
-    IN_PROGRESS = "in_progress"
-    DOWNLOADING = "downloading"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
-    SUBMIT_UNKNOWN = "submit_unknown"
-
-    @property
-    def is_finished(self) -> bool:
-        """True when the row will not change any more in this run."""
-        return self in _FINISHED
-
-
-_FINISHED = frozenset(
-    {RowState.DONE, RowState.FAILED, RowState.CANCELLED, RowState.TIMED_OUT, RowState.SUBMIT_UNKNOWN}
-)
-
-
-@attrs.define(kw_only=True, eq=False)
-class RunRow:
-    """One request of a run and what has become of it so far (mutated on the loop thread)."""
-
-    index: int
-    request: VideoRequest
-    state: RowState = RowState.WAITING
-    task: Task | None = None
-    result: Result | None = None
-    error: BaseException | None = None
-    note: str | None = None
-    entry: JournalEntry | None = None
-    submitted_at: float | None = None  # epoch seconds
-    finished_at: float | None = None  # epoch seconds
-
-    @property
-    def progress(self) -> int | None:
-        """The task's progress 0-100 (100 once downloaded)."""
-        if self.state is RowState.DONE:
-            return 100
-        return self.task.progress if self.task is not None else None
-
-    @property
-    def elapsed(self) -> float | None:
-        """Seconds since submit (until the row finished)."""
-        if self.submitted_at is None:
-            return None
-        end = self.finished_at if self.finished_at is not None else time.time()
-        return max(0.0, end - self.submitted_at)
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left, estimated from the reported progress (None when unknown)."""
-        progress, elapsed = self.progress, self.elapsed
-        if self.state.is_finished or not progress or progress >= 100 or not elapsed:
-            return None
-        return elapsed * (100 - progress) / progress
-
-    def snapshot(self) -> Result:
-        """This row as a ``Result`` (final once the row is finished)."""
-        if self.result is not None:
-            return self.result
-        return self.result_now()
-
-    def result_now(self) -> Result:
-        """A ``Result`` built from what the row holds now: request, last task, error."""
-        return Result(
-            request=self.request,
-            task=self.task,
-            error=self.error,
-            elapsed=self.elapsed,
-            journal_id=self.entry.id if self.entry is not None else None,
-        )
-
-
 class Run:
     """Many generations in flight; awaitable, and live in a notebook.
 
-    >>> run = client.run(requests)          # doctest: +SKIP
-    >>> run                                 # live table, then the comparison grid
-    >>> await run                           # or run.wait() outside a running loop
-    >>> run.results[0].path
+    Shown in a notebook cell, a run is a live table, then the comparison grid; ``await
+    run`` (or ``run.wait()`` outside a running loop) waits for every row.
+
+    >>> run = client.run(requests)  # doctest: +SKIP
+    >>> await run  # doctest: +SKIP
+    >>> run.results[0].path  # doctest: +SKIP
     """
 
     def __init__(
@@ -190,30 +112,10 @@ class Run:
         cls, client: TaskClient, entries: Sequence[JournalEntry], **options: Any
     ) -> Run:
         """A run that picks up unfinished journal entries (after a restart)."""
-        rows = []
-        for i, entry in enumerate(entries):
-            row = RunRow(index=i, request=entry.request_obj(), entry=entry)
-            row.submitted_at = entry.submitted_at
-            if entry.state in ("sending", "submit_unknown"):
-                # The POST went out but its answer never came back: the gateway may have
-                # created (and billed) the task. Only the user may decide to send it again.
-                row.state = RowState.SUBMIT_UNKNOWN
-                row.error = SubmitOutcomeUnknownError(
-                    "the process stopped while this request was being submitted, so the "
-                    "gateway may have created the task; run.retry_unknown() resubmits it with "
-                    "the same Idempotency-Key"
-                )
-            elif entry.task_id:
-                client.track_entry(entry)
-                status = TaskStatus.COMPLETED if entry.state == "completed" else TaskStatus.QUEUED
-                row.task = Task(
-                    id=entry.task_id,
-                    status=status,
-                    progress=entry.progress,
-                    video_url=entry.video_url,
-                    model=entry.model,
-                )
-            rows.append(row)
+        rows = [row_from_entry(i, entry) for i, entry in enumerate(entries)]
+        for row in rows:
+            if row.task is not None and row.entry is not None:
+                client.track_entry(row.entry)  # so it is polled with the dialect that made it
         return cls(client, rows, **options)
 
     def start(self) -> Run:
@@ -248,9 +150,9 @@ class Run:
         assert self._loop is not None
         task = self._loop.create_task(self._drive(row))
         self._row_tasks[row.index] = task
-        task.add_done_callback(lambda _t, index=row.index: self._row_finished(index))
+        task.add_done_callback(functools.partial(self._row_finished, row.index))
 
-    def _row_finished(self, index: int) -> None:
+    def _row_finished(self, index: int, _task: object = None) -> None:
         self._row_tasks.pop(index, None)
         if not self._row_tasks:
             self._mark_done()
@@ -264,53 +166,51 @@ class Run:
     # -- one row ----------------------------------------------------------------------------
 
     async def _drive(self, row: RunRow) -> None:
-        client = self._client
         try:
-            if row.task is None:
-                if row.entry is None and not self._force and self._serve_from_cache(row):
-                    return
-                async with self._lanes.slot(row.request.model) as lanes:
-                    task = await self._submit(row, lanes[-1])
-                    task = await self._follow(row, task)
-            else:
-                task = await self._follow(row, row.task)
-            await self._finish(row, task)
+            task = await self._task_of(row)
+            if task is not None:
+                await self._finish(row, task)
         except asyncio.CancelledError:
-            self._forget_unsent(row)
+            # A request that never left must not be submitted by a later resume(): the
+            # user cancelled it. A submitted one stays as it is, so resume() can finish it.
+            if row.task is None:
+                self._client.recorder.cancelled_unsent(row.entry_id)
             self._end(row, RowState.CANCELLED, VideoGenError("cancelled by run.cancel()"))
-        except SubmitOutcomeUnknownError as exc:
-            self._end(row, RowState.SUBMIT_UNKNOWN, exc)
-        except TaskTimeoutError as exc:
+        except Exception as exc:
+            await self._fail(row, exc)
+
+    async def _task_of(self, row: RunRow) -> Task | None:
+        """The row's task followed to its end (submitted first when it has none yet);
+        None when the cache served the row."""
+        if row.task is not None:
+            return await self._follow(row, row.task)
+        if row.entry is None and not self._force and self._serve_from_cache(row):
+            return None
+        async with self._lanes.slot(row.request.model) as lanes:
+            task = await self._submit(row, lanes[-1])
+            return await self._follow(row, task)
+
+    async def _fail(self, row: RunRow, error: Exception) -> None:
+        """End the row with the state that ``error`` means (one failed row never stops
+        the others)."""
+        if isinstance(error, SubmitOutcomeUnknownError):
+            self._end(row, RowState.SUBMIT_UNKNOWN, error)
+        elif isinstance(error, TaskTimeoutError):
             if self._cancel_on_timeout:
-                await self._cancel_remote(exc.task)
+                await self._cancel_remote(error.task)
             # after the cancel, whose answer the journal records too: the entry says why
             # the row ended (and resume() can still look at the task)
-            client.record_failure(exc.task.id, _entry_id(row), exc, state="timed_out")
-            self._end(row, RowState.TIMED_OUT, exc)
-        except TaskFailedError as exc:
-            state = (
-                RowState.CANCELLED if exc.task.status is TaskStatus.CANCELLED else RowState.FAILED
-            )
-            self._end(row, state, exc)
-        except DownloadError as exc:
-            # The video exists remotely; the journal keeps the entry "completed" so that
-            # resume() can try the download again.
-            self._end(row, RowState.FAILED, exc)
-        except Exception as exc:
-            if not isinstance(exc, VideoGenError):
-                logger.exception("unexpected error in row %d", row.index)
-            self._end(row, RowState.FAILED, exc)
-
-    def _forget_unsent(self, row: RunRow) -> None:
-        # A request that never left must not be submitted by a later resume(): the user
-        # cancelled it. One whose POST was under way stays "sending" (it may exist remotely)
-        # and a submitted one stays "submitted", so resume() can still finish it.
-        journal = self._client.journal
-        if row.task is not None or row.entry is None or journal is None:
-            return
-        current = journal.get(row.entry.id)
-        if current is not None and current.state == "created":
-            journal.record_error(row.entry.id, "cancelled before it was sent", state="cancelled")
+            self._client.recorder.timed_out(row.entry_id, error)
+            self._end(row, RowState.TIMED_OUT, error)
+        elif isinstance(error, TaskFailedError):
+            cancelled = error.task.status is TaskStatus.CANCELLED
+            self._end(row, RowState.CANCELLED if cancelled else RowState.FAILED, error)
+        else:
+            # A DownloadError leaves the journal entry "completed": the video exists
+            # remotely and resume() can try the download again.
+            if not isinstance(error, VideoGenError):
+                logger.exception("unexpected error in row %d", row.index, exc_info=error)
+            self._end(row, RowState.FAILED, error)
 
     def _serve_from_cache(self, row: RunRow) -> bool:
         cached = self._client.cached_result(row.request)
@@ -371,7 +271,7 @@ class Run:
             task=task,
             path=path,
             elapsed=row.elapsed,
-            journal_id=_entry_id(row),
+            journal_id=row.entry_id,
             spec=spec,
         )
         self._end(row, RowState.DONE, None)
@@ -394,12 +294,10 @@ class Run:
         except Exception as exc:
             logger.info("spec check of %s failed: %s", path.name, exc)
             return None
-        journal = self._client.journal
-        if journal is not None and row.entry is not None:
-            try:
-                journal.record_spec(row.entry.id, spec)
-            except Exception as exc:
-                logger.info("could not store the spec check of %s: %s", path.name, exc)
+        try:
+            self._client.recorder.spec(row.entry_id, spec)
+        except Exception as exc:
+            logger.info("could not store the spec check of %s: %s", path.name, exc)
         return spec
 
     async def _cancel_remote(self, task: Task) -> None:
@@ -495,7 +393,7 @@ class Run:
         In a notebook cell with ``vg.Client`` this works as is; with ``AsyncClient`` inside
         a running loop use ``await run``.
         """
-        if self._loop is not None and _on_loop_thread(self._loop):
+        if running_on(self._loop):
             raise RuntimeError(
                 "run.wait() would block the event loop the run works on; use `await run`"
             )
@@ -517,7 +415,7 @@ class Run:
         loop = self._loop
         if loop is None:
             return
-        if _on_loop_thread(loop):
+        if running_on(loop):
             self._cancel_now(remote)
         else:
             asyncio.run_coroutine_threadsafe(self._cancel_async(remote), loop).result()
@@ -539,7 +437,7 @@ class Run:
         loop = self._loop
         if loop is None:
             raise RuntimeError("the run has not started")
-        if _on_loop_thread(loop):
+        if running_on(loop):
             return self._retry_unknown_now()
         return asyncio.run_coroutine_threadsafe(self._retry_unknown_async(), loop).result()
 
@@ -561,47 +459,15 @@ class Run:
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Per-model blind-vote win rates of this run (from the journal's votes)."""
-        from ..core.scoring import win_rates
-
-        journal = self._client.journal
-        votes = journal.votes(run_id=self.run_id) if journal is not None else []
-        return win_rates(votes)
+        return run_scores(self._client.journal, self.run_id)
 
     def to_dataframe(self) -> Any:
         """The rows as a pandas DataFrame (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("run.to_dataframe() needs pandas: pip install pandas") from exc
-        records = []
-        for row in self.rows:
-            result = row.snapshot()
-            req = row.request
-            record: dict[str, Any] = {
-                "index": row.index,
-                "model": req.model,
-                "prompt": req.prompt,
-                "seed": req.seed,
-                "duration": req.duration if req.duration is not None else req.seconds,
-                "size": req.size or req.aspect_ratio,
-                "state": row.state.value,
-                "task_id": row.task.id if row.task is not None else None,
-                "progress": row.progress,
-                "elapsed": row.elapsed,
-                "cached": result.cached,
-                "path": str(result.path) if result.path is not None else None,
-                "error": str(row.error) if row.error is not None else None,
-            }
-            spec = result.spec
-            if isinstance(spec, dict):
-                for key, value in (spec.get("measured") or {}).items():
-                    record[f"measured_{key}"] = value
-                record["spec_ok"] = not spec.get("findings")
-                record["spec_findings"] = "; ".join(spec.get("findings") or [])
-            records.append(record)
-        return pd.DataFrame.from_records(records)
+        return rows_dataframe(self.rows)
 
-    def to_html(self, path: str | pathlib.Path, *, embed: bool = True, **options: Any) -> pathlib.Path:
+    def to_html(
+        self, path: str | pathlib.Path, *, embed: bool = True, **options: Any
+    ) -> pathlib.Path:
         """Write one self-contained HTML report with the comparison grid (videos embedded,
         or linked by relative path with ``embed=False``)."""
         presenter = get_presenter()
@@ -629,15 +495,3 @@ class Run:
 
     def __getitem__(self, index: int) -> Result:
         return self.rows[index].snapshot()
-
-
-def _entry_id(row: RunRow) -> int | None:
-    return row.entry.id if row.entry is not None else None
-
-
-def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    # All code on a loop's thread runs inside that running loop, so this is exact.
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False

@@ -3,7 +3,7 @@
 Instead of one sleeping coroutine per task, the scheduler keeps a heap of "poll task X at
 time T", sleeps until the earliest one, and polls what is due with a bounded number of GETs
 at once. That keeps 10,000 tasks in flight cheap, lets a 429 on a poll pause polling of the
-whole gateway, and gives one place where the poll schedule is decided (``PollPolicy``).
+whole gateway; what each poll decides comes from ``tasks.follow``, as for ``wait()``.
 """
 
 from __future__ import annotations
@@ -12,66 +12,35 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import logging
 import time
 from collections.abc import Callable
 
-from ..core.errors import (
-    APIConnectionError,
-    BadRequestError,
-    RateLimitError,
-    ServerError,
-    TaskTimeoutError,
-)
 from ..core.task import Task
-from ..tasks.polling import ProgressTrack
+from ..tasks.follow import Decision, Finished, Follow, GiveUp, PollAgain
 from ..tasks.task_client import TaskClient
 from .lanes import Lane
 
 __all__ = ["PollScheduler"]
 
-logger = logging.getLogger("videogen_nb")
-
-#: consecutive failed polls (after the transport's own retries) before a task is given up
-#: on in this run; the journal keeps it "submitted" so resume() can pick it up later
-MAX_POLL_ERRORS = 6
-
 
 class _Watch:
     """One task being followed."""
 
-    __slots__ = (
-        "deadline",
-        "errors",
-        "future",
-        "on_update",
-        "submitted_at",
-        "task",
-        "track",
-        "typical",
-    )
+    __slots__ = ("follow", "future", "on_update")
 
-    def __init__(
-        self,
-        task: Task,
-        *,
-        submitted_at: float,
-        deadline: float | None,
-        typical: float | None,
-        on_update: Callable[[Task], None] | None,
-    ) -> None:
-        self.task = task
-        self.submitted_at = submitted_at
-        self.deadline = deadline
-        self.typical = typical
+    def __init__(self, follow: Follow, on_update: Callable[[Task], None] | None) -> None:
+        self.follow = follow
         self.on_update = on_update
-        self.errors = 0
-        self.track = ProgressTrack()
         self.future: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
 
 
 class PollScheduler:
-    """Follows tasks to a terminal state for one client, on that client's loop."""
+    """Follows tasks to a terminal state for one client, on that client's loop.
+
+    When to poll, when to give up and what a failed poll means are decided by
+    ``tasks.follow.Follow`` (the rules ``client.wait()`` follows too); the scheduler only
+    batches the polls on one timer and lets a 429 pause the whole gateway lane.
+    """
 
     def __init__(
         self, client: TaskClient, *, gateway_lane: Lane | None = None, max_parallel_polls: int = 64
@@ -85,11 +54,6 @@ class PollScheduler:
         self._runner: asyncio.Task[None] | None = None
         self.polls_sent = 0
 
-    @property
-    def watching(self) -> int:
-        """How many tasks are being followed."""
-        return len(self._heap)
-
     async def follow(
         self,
         task: Task,
@@ -100,51 +64,42 @@ class PollScheduler:
     ) -> Task:
         """Wait until ``task`` ends and return its last snapshot (completed, failed or cancelled).
 
-        Raises ``TaskTimeoutError`` at the deadline, and the poll error when polling keeps
-        failing; the caller decides what each means.
+        Raises ``TaskTimeoutError`` at the deadline (``timeout`` seconds from now), and the
+        poll error when polling keeps failing; the caller decides what each means.
         """
-        if task.status.is_terminal:
-            return task
-        submitted = submitted_at if submitted_at is not None else time.time()
-        deadline = submitted + timeout if timeout is not None else None
         watch = _Watch(
-            task,
-            submitted_at=submitted,
-            deadline=deadline,
-            typical=self._client.typical_seconds(task.model),
-            on_update=on_update,
+            self._client.following(task, timeout=timeout, submitted_at=submitted_at), on_update
         )
-        self._schedule(watch, self._delay(watch))
+        self._decide(watch, watch.follow.first())
         try:
             return await watch.future
         finally:
             if not watch.future.done():
                 watch.future.cancel()  # the heap entry is skipped when it comes due
 
+    def _decide(self, watch: _Watch, decision: Decision) -> None:
+        if isinstance(decision, Finished):
+            self._settle(watch, decision.task)
+        elif isinstance(decision, GiveUp):
+            self._settle(watch, decision.error)
+        else:
+            self._schedule(watch, self._lane_delay(watch, decision))
+
+    def _lane_delay(self, watch: _Watch, decision: PollAgain) -> float:
+        if decision.rate_limit is None or self._gateway_lane is None:
+            return decision.delay
+        # A 429 on one poll pauses (and narrows) the whole gateway lane.
+        pause = self._gateway_lane.rate_limited(decision.rate_limit.retry_after)
+        return watch.follow.clip(pause)
+
     def _ensure_running(self) -> None:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._loop())
 
     def _schedule(self, watch: _Watch, delay: float) -> None:
-        due = time.monotonic() + delay
-        if watch.deadline is not None:
-            # Never sleep past the deadline: the last poll happens at it.
-            due = min(due, time.monotonic() + max(0.0, watch.deadline - time.time()))
-        heapq.heappush(self._heap, (due, next(self._counter), watch))
+        heapq.heappush(self._heap, (time.monotonic() + delay, next(self._counter), watch))
         self._wakeup.set()
         self._ensure_running()
-
-    def _delay(self, watch: _Watch) -> float:
-        task = watch.task
-        elapsed = time.time() - watch.submitted_at
-        watch.track.observe(elapsed, task.progress)
-        return self._client.poll_policy.next_delay(
-            elapsed=elapsed,
-            progress=task.progress,
-            typical_seconds=watch.typical,
-            poll_after=task.poll_after,
-            track=watch.track,
-        )
 
     async def _loop(self) -> None:
         while self._heap:
@@ -178,41 +133,16 @@ class PollScheduler:
         if watch.future.done():
             return
         self.polls_sent += 1
+        follow = watch.follow
         try:
-            task = await self._client.retrieve(watch.task.id, retry_rate_limits=False)
-        except RateLimitError as exc:
-            pause = (
-                self._gateway_lane.rate_limited(exc.retry_after)
-                if self._gateway_lane is not None
-                else exc.retry_after or 5.0
-            )
-            self._schedule(watch, pause)
-            return
-        except (ServerError, APIConnectionError) as exc:
-            watch.errors += 1
-            if watch.errors >= MAX_POLL_ERRORS:
-                self._settle(watch, exc)
-                return
-            logger.info("poll of %s failed (%s); trying again", watch.task.id, exc)
-            self._schedule(watch, min(2.0**watch.errors, 30.0))
-            return
-        except BadRequestError as exc:
-            self._settle(watch, exc)
-            return
+            task = await self._client.retrieve(follow.task_id, retry_rate_limits=False)
         except Exception as exc:  # an unexpected bug must reach the waiting row, not vanish
-            self._settle(watch, exc)
+            self._decide(watch, follow.after_error(exc))
             return
-        watch.errors = 0
-        watch.task = task
+        decision = follow.after_poll(task)
         if watch.on_update is not None:
-            watch.on_update(task)
-        if task.status.is_terminal:
-            self._settle(watch, task)
-            return
-        if watch.deadline is not None and time.time() >= watch.deadline:
-            self._settle(watch, TaskTimeoutError(task, watch.deadline - watch.submitted_at))
-            return
-        self._schedule(watch, self._delay(watch))
+            watch.on_update(follow.task)
+        self._decide(watch, decision)
 
     @staticmethod
     def _settle(watch: _Watch, outcome: Task | BaseException) -> None:

@@ -172,97 +172,156 @@ def parse_submit(
 
     Raises ``SandboxHTTPError`` with the status and shape a new-api gateway would send.
     """
+    # The steps keep the order the fields have always been checked in, so a body with
+    # several faults is still refused for the same (first) one.
+    model = _read_model(body, known_models)
+    metadata = _object("metadata", body["metadata"]) if "metadata" in body else {}
+    extra = _object("extra_body", body["extra_body"]) if "extra_body" in body else {}
+    prompt = _read_prompt(body, extra)
+    duration, duration_ignored = _read_duration(body)
+    size = _read_size(body, metadata)
+    fps_raw = _pick(body, metadata, "fps")
+    fps = DEFAULT_FPS if fps_raw is None else _as_int("fps", fps_raw, lo=1, hi=60)
+    seed = _read_seed(_pick(body, metadata, "seed"))
+    if body.get("n") is not None:
+        _as_int("n", body["n"], lo=1, hi=4)  # only validated; the sandbox renders one video
+    image, last_image = _read_images(body)
+    return ParsedRequest(
+        model=model,
+        prompt=prompt,
+        size=size,
+        duration=duration,
+        fps=fps,
+        seed=seed,
+        image=image,
+        last_image=last_image,
+        task_seconds=_read_task_seconds(metadata),
+        fingerprint=_fingerprint(body, openai_route=openai_route),
+        echo=_echo_fields(body),
+        duration_ignored=duration_ignored,
+    )
+
+
+def _read_model(body: Mapping[str, Any], known_models: frozenset[str]) -> str:
     model = body.get("model")
     if model is None or model == "":
         raise task_error(400, "missing_model", "model is required")
     if not isinstance(model, str):
         raise _bad("model must be a string")
     if model not in known_models:
+        # An unknown model is refused by new-api's distributor middleware, before the task
+        # route runs, hence the middleware error shape and 503 rather than a 400.
         raise middleware_error(
             503,
             f"No available channel for model {model} under group default "
             f"(distributor) (request id: sandbox)",
             "model_not_found",
         )
-    metadata = _object("metadata", body["metadata"]) if "metadata" in body else {}
-    extra = _object("extra_body", body["extra_body"]) if "extra_body" in body else {}
+    return model
 
+
+def _read_prompt(body: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """The prompt to show: ``prompt``, else the ``extra_body.multi_prompt`` parts joined."""
     prompt = body.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise _bad("prompt must be a string")
-    multi = extra.get("multi_prompt")
-    multi_prompts: list[str] = []
-    if multi is not None:
-        if not isinstance(multi, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("prompt"), str) and p["prompt"] for p in multi
-        ):
-            raise _bad('extra_body.multi_prompt must be a list of {"prompt": "..."}')
-        multi_prompts = [p["prompt"] for p in multi]
+    multi_prompts = _read_multi_prompt(extra.get("multi_prompt"))
     if not prompt and not multi_prompts:
         raise _bad("prompt is required")
-    shown_prompt = prompt or " / ".join(multi_prompts)
+    return prompt or " / ".join(multi_prompts)
 
-    # Duration: `seconds` (a string, OpenAI style) wins over `duration`.
-    duration_ignored = False
-    duration = DEFAULT_DURATION
-    if "seconds" in body and body["seconds"] is not None:
-        seconds = body["seconds"]
-        if not isinstance(seconds, str):
-            # new-api binds into a Go string field; a number fails to unmarshal.
-            raise _bad(
-                "json: cannot unmarshal number into Go struct field "
-                "TaskSubmitReq.seconds of type string"
-            )
-        duration = _as_int("seconds", seconds, lo=1, hi=_MAX_SECONDS)
-    elif "duration" in body and body["duration"] is not None:
-        raw = body["duration"]
-        if isinstance(raw, float):
-            if not math.isfinite(raw) or raw != int(raw):
-                raise _bad(
-                    "json: cannot unmarshal number "
-                    f"{raw} into Go struct field TaskSubmitReq.duration of type int"
-                )
-            # What new-api does with 5.0: the field ends up 0, so the default is used.
-            duration_ignored = True
-        else:
-            duration = _as_int("duration", raw, lo=1, hi=_MAX_SECONDS)
 
-    def pick(name: str) -> Any:
-        value = body.get(name)
-        return metadata.get(name) if value is None else value
+def _read_multi_prompt(multi: Any) -> list[str]:
+    if multi is None:
+        return []
+    if not isinstance(multi, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("prompt"), str) and p["prompt"] for p in multi
+    ):
+        raise _bad('extra_body.multi_prompt must be a list of {"prompt": "..."}')
+    return [p["prompt"] for p in multi]
 
-    width, height = pick("width"), pick("height")
+
+def _read_duration(body: Mapping[str, Any]) -> tuple[int, bool]:
+    """``(seconds, ignored)``: `seconds` (a string, OpenAI style) wins over `duration`.
+
+    ``ignored`` is true when new-api would silently drop the given duration.
+    """
+    if body.get("seconds") is not None:
+        return _seconds_field(body["seconds"]), False
+    if body.get("duration") is not None:
+        return _duration_field(body["duration"])
+    return DEFAULT_DURATION, False
+
+
+def _seconds_field(seconds: Any) -> int:
+    if not isinstance(seconds, str):
+        # new-api binds into a Go string field; a number fails to unmarshal.
+        raise _bad(
+            "json: cannot unmarshal number into Go struct field "
+            "TaskSubmitReq.seconds of type string"
+        )
+    return _as_int("seconds", seconds, lo=1, hi=_MAX_SECONDS)
+
+
+def _duration_field(raw: Any) -> tuple[int, bool]:
+    if not isinstance(raw, float):
+        return _as_int("duration", raw, lo=1, hi=_MAX_SECONDS), False
+    if not math.isfinite(raw) or raw != int(raw):
+        # Go's int field refuses a fractional number outright.
+        raise _bad(
+            "json: cannot unmarshal number "
+            f"{raw} into Go struct field TaskSubmitReq.duration of type int"
+        )
+    # What new-api does with 5.0: the field ends up 0, so the default is used.
+    return DEFAULT_DURATION, True
+
+
+def _pick(body: Mapping[str, Any], metadata: Mapping[str, Any], name: str) -> Any:
+    """A top-level field, falling back to the same name in ``metadata``."""
+    value = body.get(name)
+    return metadata.get(name) if value is None else value
+
+
+def _read_size(body: Mapping[str, Any], metadata: Mapping[str, Any]) -> tuple[int, int]:
+    """The frame size, from the first of: width+height, size, aspect_ratio, metadata ratio."""
+    width, height = _pick(body, metadata, "width"), _pick(body, metadata, "height")
     if width is not None and height is not None:
-        size = (
+        return (
             _even(_as_int("width", width, lo=16, hi=_MAX_SIDE)),
             _even(_as_int("height", height, lo=16, hi=_MAX_SIDE)),
         )
-    elif body.get("size") not in (None, ""):
-        size = _size_from(body["size"], "size")
-    elif body.get("aspect_ratio") not in (None, ""):
-        size = _size_from(body["aspect_ratio"], "aspect_ratio")
-        if not _RATIO_RE.match(str(body["aspect_ratio"])):
-            raise _bad(f"aspect_ratio must look like 16:9, got {body['aspect_ratio']!r}")
-    elif metadata.get("aspectRatio") or metadata.get("aspect_ratio"):
-        size = _size_from(
-            metadata.get("aspectRatio") or metadata.get("aspect_ratio"), "aspectRatio"
-        )
-    else:
-        size = DEFAULT_SIZE
-    fps_raw = pick("fps")
-    fps = DEFAULT_FPS if fps_raw is None else _as_int("fps", fps_raw, lo=1, hi=60)
-    seed_raw = pick("seed")
-    seed = None
-    if seed_raw is not None:
-        if isinstance(seed_raw, bool) or not isinstance(seed_raw, (int, str)):
-            raise _bad("seed must be an integer")
-        try:
-            seed = int(seed_raw)
-        except ValueError:
-            raise _bad(f"seed must be an integer, got {seed_raw!r}") from None
-    if body.get("n") is not None:
-        _as_int("n", body["n"], lo=1, hi=4)
+    if body.get("size") not in (None, ""):
+        return _size_from(body["size"], "size")
+    if body.get("aspect_ratio") not in (None, ""):
+        return _aspect_ratio_field(body["aspect_ratio"])
+    meta_ratio = metadata.get("aspectRatio") or metadata.get("aspect_ratio")
+    if meta_ratio:
+        return _size_from(meta_ratio, "aspectRatio")
+    return DEFAULT_SIZE
 
+
+def _aspect_ratio_field(value: Any) -> tuple[int, int]:
+    size = _size_from(value, "aspect_ratio")
+    # `_size_from` also takes WxH, but aspect_ratio must be a ratio; it runs first so a
+    # malformed value still gets its invalid_size error.
+    if not _RATIO_RE.match(str(value)):
+        raise _bad(f"aspect_ratio must look like 16:9, got {value!r}")
+    return size
+
+
+def _read_seed(seed_raw: Any) -> int | None:
+    if seed_raw is None:
+        return None
+    if isinstance(seed_raw, bool) or not isinstance(seed_raw, (int, str)):
+        raise _bad("seed must be an integer")
+    try:
+        return int(seed_raw)
+    except ValueError:
+        raise _bad(f"seed must be an integer, got {seed_raw!r}") from None
+
+
+def _read_images(body: Mapping[str, Any]) -> tuple[bytes | str | None, bytes | str | None]:
+    """``(first image, last_image)``; every image given is checked, the first one is used."""
     image: bytes | str | None = None
     for name in ("image", "input_reference"):
         if body.get(name) not in (None, ""):
@@ -278,37 +337,36 @@ def parse_submit(
     last_image = None
     if body.get("last_image") not in (None, ""):
         last_image = _check_media("last_image", body["last_image"])
+    return image, last_image
 
-    task_seconds = None
-    if metadata.get("sandbox_task_seconds") is not None:
-        try:
-            task_seconds = float(metadata["sandbox_task_seconds"])
-        except (TypeError, ValueError):
-            raise _bad("metadata.sandbox_task_seconds must be a number") from None
-        if task_seconds < 0:
-            raise _bad("metadata.sandbox_task_seconds must be >= 0")
 
+def _read_task_seconds(metadata: Mapping[str, Any]) -> float | None:
+    """The sandbox-only ``metadata.sandbox_task_seconds``: how long the task takes to finish."""
+    raw = metadata.get("sandbox_task_seconds")
+    if raw is None:
+        return None
+    try:
+        task_seconds = float(raw)
+    except (TypeError, ValueError):
+        raise _bad("metadata.sandbox_task_seconds must be a number") from None
+    if task_seconds < 0:
+        raise _bad("metadata.sandbox_task_seconds must be >= 0")
+    return task_seconds
+
+
+def _fingerprint(body: Mapping[str, Any], *, openai_route: bool) -> str:
+    # Identifies "the same submit again" (the state counts repeats per fingerprint). Media
+    # is reduced to its hash so large uploads stay cheap to serialise; the route is mixed in
+    # so one body sent to both routes counts as two different requests.
     digestible = {k: _digest_media(v) for k, v in body.items()}
     digestible["_route"] = "openai" if openai_route else "unified"
-    fingerprint = hashlib.sha256(
-        json.dumps(digestible, sort_keys=True, default=str).encode()
-    ).hexdigest()
-    echo = {
+    return hashlib.sha256(json.dumps(digestible, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _echo_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Small scalar request fields a vendor echoes back in its task JSON."""
+    return {
         k: body[k]
         for k in ("quality", "aspect_ratio", "size", "user", "response_format", "n")
         if isinstance(body.get(k), (str, int)) and not isinstance(body.get(k), bool)
     }
-    return ParsedRequest(
-        model=model,
-        prompt=shown_prompt,
-        size=size,
-        duration=duration,
-        fps=fps,
-        seed=seed,
-        image=image,
-        last_image=last_image,
-        task_seconds=task_seconds,
-        fingerprint=fingerprint,
-        echo=echo,
-        duration_ignored=duration_ignored,
-    )

@@ -211,11 +211,14 @@ def _frames(spec: RenderSpec):  # -> Iterator[numpy uint8 HxWx3]
     from PIL import Image
 
     w, h, n = spec.width, spec.height, spec.frame_count
-    i2v = spec.image is not None
+    # A local, so the None check below narrows the type for _load_image (mypy cannot
+    # narrow through the ``i2v`` flag or re-read attribute).
+    image = spec.image
+    i2v = image is not None
     text_rgb, text_mask = _text_layer(spec, band_only=i2v)
     first = last = None
-    if i2v:
-        src = _load_image(spec.image, (w, h))
+    if image is not None:
+        src = _load_image(image, (w, h))
         # Crop to the output ratio with a margin, then pan and zoom inside it.
         first = _cover(src, (int(w * 1.2), int(h * 1.2)))
     else:
@@ -275,17 +278,17 @@ def render_mp4(spec: RenderSpec) -> bytes:
             video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
             audio = out.add_stream("aac", rate=_AUDIO_RATE, layout="mono") if spec.audio else None
             for array in _frames(spec):
-                frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-                out.mux(video.encode(frame))
+                vframe = av.VideoFrame.from_ndarray(array, format="rgb24")
+                out.mux(video.encode(vframe))
             out.mux(video.encode(None))
             if audio is not None:
                 tone, pts, chunk = _tone(spec), 0, 1024
                 for start in range(0, tone.shape[1], chunk):
                     piece = tone[:, start : start + chunk]
-                    frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="mono")
-                    frame.sample_rate, frame.pts = _AUDIO_RATE, pts
+                    aframe = av.AudioFrame.from_ndarray(piece, format="fltp", layout="mono")
+                    aframe.sample_rate, aframe.pts = _AUDIO_RATE, pts
                     pts += piece.shape[1]
-                    out.mux(audio.encode(frame))
+                    out.mux(audio.encode(aframe))
                 out.mux(audio.encode(None))
         with open(path, "rb") as fh:
             return fh.read()

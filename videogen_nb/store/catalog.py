@@ -17,13 +17,14 @@ measured the real one.
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from ..core import geometry
 
 if TYPE_CHECKING:
     from ..core.request import VideoRequest
@@ -66,6 +67,10 @@ def _strings(value: Iterable[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
 
 
+def _quirk_set(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _check_quirks(instance: Any, attribute: Any, value: frozenset[str]) -> None:
     unknown = value - _KNOWN_QUIRKS
     if unknown:
@@ -97,7 +102,7 @@ class ModelInfo:
     typical_seconds: float | None = None
     dialect: str | None = attrs.field(default=None, validator=attrs.validators.in_(_DIALECTS))
     quirks: frozenset[str] = attrs.field(
-        default=frozenset(), converter=frozenset, validator=_check_quirks
+        default=frozenset(), converter=_quirk_set, validator=_check_quirks
     )
     notes: str = ""
 
@@ -280,7 +285,7 @@ def check_request(req: VideoRequest) -> list[str]:
     Never raises for a valid request and never changes it: a model outside the catalog
     gets the single warning that it is sent as is.
 
-    >>> from videogen_nb.request import VideoRequest
+    >>> from videogen_nb.core.request import VideoRequest
     >>> check_request(VideoRequest(model="sora-2", prompt="a paper boat", seconds=5))
     ['sora-2 accepts seconds 4, 8 or 12; 5 may be rejected']
     """
@@ -352,7 +357,7 @@ def _generic_warnings(req: VideoRequest) -> list[str]:
 
 
 def _size_warnings(info: ModelInfo, size: str) -> list[str]:
-    pixels = re.fullmatch(r"(\d+)x(\d+)", size)
+    pixels = geometry.split_size(size)
     if pixels and info.sizes:
         if size not in info.sizes:
             return [f"{info.name} accepts size {_or_list(info.sizes)}; {size} may be rejected"]
@@ -361,7 +366,7 @@ def _size_warnings(info: ModelInfo, size: str) -> list[str]:
         shape = _shape(size)
         # Within 2%: 854x480 is a 16:9 frame even though it does not reduce to 16:9 exactly.
         if shape is not None and not any(
-            abs(shape / allowed - 1) <= 0.02
+            geometry.shapes_match(shape, allowed)
             for allowed in filter(None, map(_shape, info.aspect_ratios))
         ):
             return [
@@ -372,10 +377,7 @@ def _size_warnings(info: ModelInfo, size: str) -> list[str]:
 
 
 def _shape(size: str) -> float | None:
-    match = re.fullmatch(r"(\d+)[x:](\d+)", size)
-    if not match or not int(match.group(2)):
-        return None
-    return int(match.group(1)) / int(match.group(2))
+    return geometry.shape_of(size)
 
 
 def _unknown_message(model: str) -> str:

@@ -51,8 +51,8 @@ class PollPolicy:
     >>> policy = PollPolicy()
     >>> policy.next_delay(elapsed=0.0)
     1.0
-    >>> policy.next_delay(elapsed=10.0, progress=10)  # ETA 90 s away: wait half of it, capped
-    15.0
+    >>> policy.next_delay(elapsed=10.0, progress=10)  # ETA 90 s: half of it, capped at the age
+    10.0
     """
 
     #: first delay, and the floor of every delay the policy picks on its own

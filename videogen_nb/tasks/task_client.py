@@ -1,14 +1,14 @@
 """``TaskClient``: one video task over HTTP — submit, poll, wait, download.
 
-This is the "client" layer of DESIGN.md. The public ``AsyncClient`` (``client/async_client.py``) extends it
-with the many-task methods of the run layer (``run``, ``compare``, ``resume``), which sit above
-this module. Everything here runs on one event loop: the one that first uses the client.
+The public ``AsyncClient`` (``client/async_client.py``) extends it with the many-task
+methods of the run layer (``run``, ``compare``, ``resume``), which sit above this module.
+Its parts: journal writes go through ``recorder``, waiting through ``follow`` (the rules
+the run layer's scheduler follows too), the video download through ``fetch``. Everything
+here runs on one event loop: the one that first uses the client.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import os
 import pathlib
@@ -31,12 +31,14 @@ from ..core.request import VideoRequest
 from ..core.task import Result, Task, TaskStatus
 from ..dialects import Dialect, get_dialect
 from ..dialects.decode import decode_error, decode_models, decode_task
-from ..http.download import safe_output_path, stream_to_file
 from ..http.retry import RetryPolicy
 from ..http.transport import Transport
 from ..store import catalog
 from ..store.journal import Journal, JournalEntry
-from .polling import PollPolicy, ProgressTrack
+from .fetch import fetch_video, target_path
+from .follow import Follow, follow_task
+from .polling import PollPolicy
+from .recorder import DEFAULT, Recorder, open_recorder
 
 __all__ = ["DEFAULT", "TaskClient"]
 
@@ -47,16 +49,6 @@ API_KEY_ENV = "VIDEOGEN_API_KEY"
 DEFAULT_OUTPUT_DIR = pathlib.Path("videogen-runs") / "videos"
 # A route that is missing answers 404 (or 405 for a wrong method); nothing was created.
 ROUTE_MISSING = (404, 405)
-
-
-class _Default:
-    """Marker for "use the default journal" (``None`` means "no journal")."""
-
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-DEFAULT: Any = _Default()
 
 
 @attrs.define(kw_only=True)
@@ -111,10 +103,8 @@ class TaskClient:
             error_decoder=decode_error,
         )
         self._auto = dialect == "auto"
-        self._dialect: Dialect = (
-            get_dialect("unified") if self._auto else _as_dialect(dialect)
-        )
-        self._journal = _open_journal(journal)
+        self._dialect: Dialect = get_dialect("unified") if self._auto else _as_dialect(dialect)
+        self._recorder: Recorder = open_recorder(journal)
         self._owns_journal = not isinstance(journal, Journal)
         self.output_dir = pathlib.Path(output_dir) if output_dir else DEFAULT_OUTPUT_DIR
         self.task_timeout = task_timeout
@@ -144,7 +134,13 @@ class TaskClient:
     @property
     def journal(self) -> Journal | None:
         """The task journal, or None when disabled."""
-        return self._journal
+        return self._recorder.journal
+
+    @property
+    def recorder(self) -> Recorder:
+        """Where every journal transition of this client's tasks is written (the run layer
+        writes through it too); a recorder that does nothing when the journal is disabled."""
+        return self._recorder
 
     def __repr__(self) -> str:
         mode = f"auto->{self._dialect.name}" if self._auto else self._dialect.name
@@ -159,7 +155,7 @@ class TaskClient:
         after the request was sent, ``SubmitOutcomeUnknownError`` is raised and the entry is
         marked ``submit_unknown``: it is not resubmitted automatically (that could pay twice).
         """
-        entry = self._record_request(request, run_id=run_id)
+        entry = self.record_request(request, run_id=run_id)
         return await self.submit_entry(request, entry)
 
     async def submit_entry(
@@ -173,29 +169,21 @@ class TaskClient:
         _check_request(request)
         catalog.warn_request(request)
         key = entry.idempotency_key if entry is not None else None
-        if entry is not None and self._journal is not None:
-            self._journal.mark_sending(entry.id)
+        entry_id = entry.id if entry is not None else None
+        self._recorder.sending(entry_id)
         try:
             task, dialect = await self._post_submit(request, key, retry_rate_limits)
         except SubmitOutcomeUnknownError as exc:
-            if entry is not None and self._journal is not None:
-                self._journal.record_submit_unknown(entry.id, str(exc))
+            self._recorder.submit_unknown(entry_id, str(exc))
             raise
         except APIError as exc:
-            if entry is not None and self._journal is not None:
-                # A 429 created nothing and the caller will send it again: back to "created"
-                # (not "sending", which a crash would turn into a needless submit_unknown).
-                state = "created" if exc.status_code == 429 else "failed"
-                self._journal.record_error(entry.id, exc, state=state)
+            self._recorder.submit_refused(entry_id, exc)
             raise
+        # From here on the task is known by the id this answer gave, and by no other.
         self._tracked[task.id] = _Tracked(
-            dialect=dialect,
-            model=request.model,
-            submitted_at=time.time(),
-            entry_id=entry.id if entry is not None else None,
+            dialect=dialect, model=request.model, submitted_at=time.time(), entry_id=entry_id
         )
-        if entry is not None and self._journal is not None:
-            self._journal.record_submit(entry.id, task, dialect=dialect.name)
+        self._recorder.submitted(entry_id, task, dialect=dialect.name)
         return task
 
     async def _post_submit(
@@ -232,7 +220,12 @@ class TaskClient:
         )
 
     async def retrieve(self, task: Task | str, *, retry_rate_limits: bool = True) -> Task:
-        """Read the task's current state from the gateway (and record it in the journal)."""
+        """Read the task's current state from the gateway (and record it in the journal).
+
+        The snapshot keeps the id it was asked for: some gateways (LiteLLM) answer with an
+        id of their own, by which they cannot route a later call. The answer's own ids stay
+        on ``Task.raw``.
+        """
         task_id = task.id if isinstance(task, Task) else str(task)
         tracked = self._tracking(task_id)
         paths = tracked.dialect.poll_paths(task_id)
@@ -256,12 +249,16 @@ class TaskClient:
                 continue
             self._poll_route[tracked.dialect.name] = (start + offset) % len(paths)
             fresh = decode_task(
-                response.json(), headers=response.headers, task_id=task_id, status_code=response.status
+                response.json(),
+                headers=response.headers,
+                task_id=task_id,
+                status_code=response.status,
             )
+            if fresh.id != task_id:
+                fresh = attrs.evolve(fresh, id=task_id)
             if tracked.model is None and fresh.model:
                 tracked.model = fresh.model
-            if tracked.entry_id is not None and self._journal is not None:
-                self._journal.record_task(tracked.entry_id, fresh)
+            self._recorder.observed(tracked.entry_id, fresh)
             return fresh
         assert first_error is not None
         raise first_error
@@ -280,38 +277,33 @@ class TaskClient:
         ``task_timeout``; the remote task is left alone and can be waited for again).
         """
         current = task if isinstance(task, Task) else await self.retrieve(task)
-        tracked = self._tracking(current.id)
-        limit = self.task_timeout if timeout is None else timeout
-        started = time.monotonic()
-        typical = self.typical_seconds(tracked.model)
-        track = ProgressTrack()
-        while not current.status.is_terminal:
-            waited = time.monotonic() - started
-            elapsed = time.time() - tracked.submitted_at
-            track.observe(elapsed, current.progress)
-            delay = self.poll_policy.next_delay(
-                elapsed=elapsed,
-                progress=current.progress,
-                typical_seconds=typical,
-                poll_after=current.poll_after,
-                track=track,
-            )
-            if limit is not None and waited + delay > limit:
-                remaining = limit - waited
-                if remaining > 0:
-                    await asyncio.sleep(remaining)
-                    current = await self.retrieve(current.id)
-                    if current.status.is_terminal:
-                        break
-                self._record_state(tracked, "timed_out", TaskTimeoutError(current, limit))
-                raise TaskTimeoutError(current, limit)
-            await asyncio.sleep(delay)
-            current = await self.retrieve(current.id)
-            if on_update is not None:
-                on_update(current)
+        follow = self.following(current, timeout=self.task_timeout if timeout is None else timeout)
+        try:
+            current = await follow_task(follow, self._poll, on_update=on_update)
+        except TaskTimeoutError as exc:
+            self._recorder.timed_out(self._tracking(current.id).entry_id, exc)
+            raise
         if current.status is not TaskStatus.COMPLETED:
             raise TaskFailedError(current)
         return current
+
+    def following(
+        self, task: Task, *, timeout: float | None, submitted_at: float | None = None
+    ) -> Follow:
+        """The rules and state for following ``task`` from now on (``wait()`` and the run
+        layer's poll scheduler both follow tasks through one)."""
+        tracked = self._tracking(task.id)
+        return Follow(
+            task=task,
+            policy=self.poll_policy,
+            submitted_at=submitted_at if submitted_at is not None else tracked.submitted_at,
+            timeout=timeout,
+            typical_seconds=self.typical_seconds(tracked.model),
+        )
+
+    async def _poll(self, task_id: str) -> Task:
+        # 429s are paced by the follow rules (which never count them as errors), not here.
+        return await self.retrieve(task_id, retry_rate_limits=False)
 
     async def download(
         self, task: Task | str, dest: str | os.PathLike[str] | None = None
@@ -331,40 +323,23 @@ class TaskClient:
                     "wait for it first (client.wait)"
                 )
         tracked = self._tracking(current.id)
-        target = self._target_path(current, tracked, dest)
-        info = await self._fetch_video(current, tracked, target)
-        if tracked.entry_id is not None and self._journal is not None:
-            self._journal.record_download(
-                tracked.entry_id, info.path, checksum=info.sha256, size=info.size
-            )
-        return info.path
-
-    async def _fetch_video(self, task: Task, tracked: _Tracked, target: pathlib.Path) -> Any:
-        content_path = tracked.dialect.content_path(task.id)
-        tried: set[str] = set()
-        url = task.video_url
-        for _ in range(3):
-            source = self._transport.url_for(url) if url else self._transport.url_for(content_path)
-            if source in tried:
-                break
-            tried.add(source)
-            try:
-                return await stream_to_file(
-                    self._transport, source, target, max_bytes=self.max_download_bytes
-                )
-            except DownloadError as exc:
-                if not getattr(exc, "expired", False):
-                    raise
-                logger.info("video URL of task %s expired; asking the gateway again", task.id)
-            fresh = await self.retrieve(task.id)
-            url = fresh.video_url if fresh.video_url and fresh.video_url != url else None
-        # Every URL the gateway named is gone: its own proxy route is the last resort.
-        return await stream_to_file(
-            self._transport,
-            self._transport.url_for(content_path),
-            target,
-            max_bytes=self.max_download_bytes,
+        target = target_path(
+            current,
+            dest=dest,
+            output_dir=self.output_dir,
+            entry_id=tracked.entry_id,
+            model=tracked.model,
         )
+        info = await fetch_video(
+            self._transport,
+            current,
+            target,
+            content_path=tracked.dialect.content_path(current.id),
+            max_bytes=self.max_download_bytes,
+            refresh=self.retrieve,
+        )
+        self._recorder.downloaded(tracked.entry_id, info.path, checksum=info.sha256, size=info.size)
+        return info.path
 
     async def generate(
         self,
@@ -384,12 +359,12 @@ class TaskClient:
         if cached is not None:
             return cached
         started = time.monotonic()
-        entry = self._record_request(request, run_id=None)
+        entry = self.record_request(request, run_id=None)
         task = await self.submit_entry(request, entry)
         try:
             task = await self.wait(task, timeout)
         except TaskFailedError as exc:
-            self._record_state(self._tracking(task.id), "failed", exc, task=exc.task)
+            self._recorder.failed(self._tracking(task.id).entry_id, exc, task=exc.task)
             raise
         path = await self.download(task, dest)
         return Result(
@@ -431,9 +406,7 @@ class TaskClient:
 
     def cached_result(self, request: VideoRequest) -> Result | None:
         """The journal's finished result for an identical request, if its file still exists."""
-        if self._journal is None:
-            return None
-        entry = self._journal.find_completed(
+        entry = self._recorder.find_completed(
             request.fingerprint(), gateway=self.gateway, model=request.model
         )
         if entry is None or entry.path is None:
@@ -458,10 +431,9 @@ class TaskClient:
         """How long this model usually takes here: learned from the journal, else the catalog."""
         if not model:
             return None
-        if self._journal is not None:
-            learned = self._journal.typical_seconds(model, gateway=self.gateway)
-            if learned:
-                return learned
+        learned = self._recorder.typical_seconds(model, gateway=self.gateway)
+        if learned:
+            return learned
         info = catalog.get_model(model)
         return info.typical_seconds if info is not None else None
 
@@ -478,7 +450,7 @@ class TaskClient:
 
     def record_request(self, request: VideoRequest, *, run_id: str | None) -> JournalEntry | None:
         """Journal a request before it is sent (public for the run layer)."""
-        return self._record_request(request, run_id=run_id)
+        return self.record_requests([request], run_id=run_id)[0]
 
     def record_requests(
         self, requests: list[VideoRequest], *, run_id: str | None
@@ -486,46 +458,15 @@ class TaskClient:
         """Journal many requests in one transaction (None for each when there is no journal)."""
         for request in requests:
             _check_request(request)
-        if self._journal is None:
-            return [None] * len(requests)
-        return list(
-            self._journal.record_requests(
-                requests, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id
-            )
+        return self._recorder.requests(
+            requests, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id
         )
-
-    def record_failure(self, task_id: str | None, entry_id: int | None, error: BaseException,
-                       *, state: str = "failed") -> None:
-        """Journal why a task ended without a video."""
-        if self._journal is None:
-            return
-        if entry_id is None and task_id is not None and task_id in self._tracked:
-            entry_id = self._tracked[task_id].entry_id
-        if entry_id is not None:
-            self._journal.record_error(entry_id, error, state=state)
-
-    def _record_request(self, request: VideoRequest, *, run_id: str | None) -> JournalEntry | None:
-        _check_request(request)
-        if self._journal is None:
-            return None
-        return self._journal.record_request(
-            request, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id
-        )
-
-    def _record_state(
-        self, tracked: _Tracked, state: str, error: BaseException, *, task: Task | None = None
-    ) -> None:
-        if tracked.entry_id is None or self._journal is None:
-            return
-        if task is not None:
-            self._journal.record_task(tracked.entry_id, task)
-        self._journal.record_error(tracked.entry_id, error, state=state)
 
     def _tracking(self, task_id: str) -> _Tracked:
         tracked = self._tracked.get(task_id)
         if tracked is not None:
             return tracked
-        entry = self._journal.by_task_id(task_id, gateway=self.gateway) if self._journal else None
+        entry = self._recorder.by_task_id(task_id, gateway=self.gateway)
         if entry is not None:
             self.track_entry(entry)
             return self._tracked[task_id]
@@ -534,31 +475,14 @@ class TaskClient:
         self._tracked[task_id] = tracked
         return tracked
 
-    def _target_path(
-        self, task: Task, tracked: _Tracked, dest: str | os.PathLike[str] | None
-    ) -> pathlib.Path:
-        if dest is not None:
-            dest_path = pathlib.Path(dest)
-            if not dest_path.is_dir():
-                dest_path.parent.mkdir(parents=True, exist_ok=True)
-                return dest_path
-            directory = dest_path
-        else:
-            directory = self.output_dir
-        directory.mkdir(parents=True, exist_ok=True)
-        # Built from what the toolkit controls: the journal number, the model the user asked
-        # for, and a digest of the task id — never the gateway's text itself.
-        digest = hashlib.sha256(task.id.encode()).hexdigest()[:10]
-        prefix = f"{tracked.entry_id:06d}-" if tracked.entry_id is not None else ""
-        return safe_output_path(directory, f"{prefix}{tracked.model or 'video'}-{digest}")
-
     # -- lifetime ---------------------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Close the HTTP session (and the journal, when the client opened it)."""
         await self._transport.aclose()
-        if self._journal is not None and self._owns_journal:
-            self._journal.close()
+        journal = self._recorder.journal
+        if journal is not None and self._owns_journal:
+            journal.close()
 
     async def __aenter__(self) -> TaskClient:
         return self
@@ -573,16 +497,6 @@ def _as_dialect(dialect: str | Dialect) -> Dialect:
             return get_dialect("unified")
         return get_dialect(dialect)
     return dialect
-
-
-def _open_journal(journal: Journal | str | os.PathLike[str] | None) -> Journal | None:
-    if journal is None:
-        return None
-    if isinstance(journal, Journal):
-        return journal
-    if journal is DEFAULT:
-        return Journal(Journal.default_path())
-    return Journal(journal)
 
 
 def _check_request(request: object) -> None:

@@ -26,9 +26,10 @@ import anywidget
 import traitlets
 
 from ..core.request import VideoRequest
-from ..core.scoring import VOTE_KINDS, win_rates
+from ..core.scoring import ROW_VOTE_KINDS as VOTE_KINDS
+from ..core.scoring import win_rates
 from ..core.task import Result
-from ..display.html import truncate
+from ..core.text import shorten
 from ..display.layout import (
     DEFAULT_MAX_BYTES,
     GRID_CSS,
@@ -97,7 +98,7 @@ class ComparisonGrid(anywidget.AnyWidget):
     #: {"rows": [{"key", "label"}], "cols": [...], "row_title", "col_title"}
     axes = traitlets.Dict().tag(sync=True)
     #: one small dict per result (see ``cell_states``); never video bytes
-    cells = traitlets.List().tag(sync=True)
+    cells: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     blind = traitlets.Bool(False).tag(sync=True)
     revealed = traitlets.Bool(False).tag(sync=True)
     #: frame rate for arrow-key stepping; 0 steps by 0.1 s
@@ -134,8 +135,11 @@ class ComparisonGrid(anywidget.AnyWidget):
         # Stable per grid: derived from the run when there is one, so a re-shown grid of the
         # same run keeps its letters; random otherwise.
         if blind_seed is None:
-            blind_seed = (int(hashlib.sha1(run_id.encode()).hexdigest()[:8], 16)
-                          if run_id else secrets.randbits(32))
+            blind_seed = (
+                int(hashlib.sha1(run_id.encode()).hexdigest()[:8], 16)
+                if run_id
+                else secrets.randbits(32)
+            )
         self.blind_seed = blind_seed
         #: the votes so far, one per row (a new vote on a row replaces the old one)
         self.votes: list[dict[str, Any]] = []
@@ -186,8 +190,13 @@ class ComparisonGrid(anywidget.AnyWidget):
         return {"model", *(self._layout.col_fields if self._layout else ())}
 
     def _refresh(self) -> None:
-        layout = build_layout(self._results, rows=self._rows_spec, cols=self._cols_spec,
-                              blind=self.blind, blind_seed=self.blind_seed)
+        layout = build_layout(
+            self._results,
+            rows=self._rows_spec,
+            cols=self._cols_spec,
+            blind=self.blind,
+            blind_seed=self.blind_seed,
+        )
         self._layout = layout
         masked = self.blind and not self.revealed
         cols = []
@@ -196,18 +205,23 @@ class ComparisonGrid(anywidget.AnyWidget):
             shown = letter if masked else (f"{letter} · {label}" if self.blind else label)
             cols.append({"key": f"col{n}" if masked else key, "label": shown})
         axes = {
-            "rows": [{"key": k, "label": truncate(lbl, 500)} for k, lbl in layout.rows],
+            "rows": [{"key": k, "label": shorten(lbl, 500)} for k, lbl in layout.rows],
             "cols": cols,
             "row_title": " · ".join(layout.row_fields),
             "col_title": "" if masked else " · ".join(layout.col_fields),
         }
-        cells = cell_states(self._results, layout, hide=self._hidden_fields(),
-                            max_bytes=self.max_bytes)
+        cells = cell_states(
+            self._results, layout, hide=self._hidden_fields(), max_bytes=self.max_bytes
+        )
         if masked:
             # A file name often carries the model ("kling-v2_boat.mp4"): keep it out.
             for cell in cells:
                 cell["path"] = None
-        fps = self._fixed_fps if self._fixed_fps is not None else (self.fps or probe_fps(self._results))
+        fps = (
+            self._fixed_fps
+            if self._fixed_fps is not None
+            else (self.fps or probe_fps(self._results))
+        )
         # hold_sync sends the changed traits as one message.
         with self.hold_sync():
             self.axes = axes
@@ -225,8 +239,11 @@ class ComparisonGrid(anywidget.AnyWidget):
                 self._serve(int(content["cell"]))
             elif kind == "vote":
                 cell = content.get("cell")
-                self.vote(int(content["row"]), str(content.get("kind", "best")),
-                          cell=None if cell is None else int(cell))
+                self.vote(
+                    int(content["row"]),
+                    str(content.get("kind", "best")),
+                    cell=None if cell is None else int(cell),
+                )
             elif kind == "reveal":
                 self.reveal()
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -246,20 +263,41 @@ class ComparisonGrid(anywidget.AnyWidget):
             return
         size, token = info
         if size > self.max_bytes:
-            self.send({"type": "video_error", "cell": index,
-                       "message": f"{size / 1e6:.0f} MB is over the {self.max_bytes / 1e6:.0f} MB limit"})
+            self.send(
+                {
+                    "type": "video_error",
+                    "cell": index,
+                    "message": f"{size / 1e6:.0f} MB is over the {self.max_bytes / 1e6:.0f} MB limit",
+                }
+            )
             return
         try:
             data = path.read_bytes()
         except OSError as exc:
-            self.send({"type": "video_error", "cell": index, "message": f"cannot read the file: {exc.strerror}"})
+            self.send(
+                {
+                    "type": "video_error",
+                    "cell": index,
+                    "message": f"cannot read the file: {exc.strerror}",
+                }
+            )
             return
         parts = max(1, -(-len(data) // CHUNK_BYTES))
         view = memoryview(data)
         for part in range(parts):
-            chunk = view[part * CHUNK_BYTES:(part + 1) * CHUNK_BYTES]
-            self.send({"type": "video", "cell": index, "token": token, "mime": video_mime(path),
-                       "part": part, "parts": parts, "size": len(data)}, buffers=[chunk])
+            chunk = view[part * CHUNK_BYTES : (part + 1) * CHUNK_BYTES]
+            self.send(
+                {
+                    "type": "video",
+                    "cell": index,
+                    "token": token,
+                    "mime": video_mime(path),
+                    "part": part,
+                    "parts": parts,
+                    "size": len(data),
+                },
+                buffers=[chunk],
+            )
 
     # --- voting --------------------------------------------------------------------------
 
@@ -272,39 +310,64 @@ class ComparisonGrid(anywidget.AnyWidget):
             layout = self.grid_layout
             if not 0 <= row < len(layout.rows):
                 raise IndexError(f"no row {row}")
-            in_row = [i for i, (r, _c) in enumerate(layout.positions) if r == row]
-            in_row.sort(key=lambda i: layout.positions[i][1])
+            in_row = sorted(
+                (i for i, (r, _c) in enumerate(layout.positions) if r == row),
+                key=lambda i: layout.positions[i][1],
+            )
             candidates = [self._results[i].request.model for i in in_row if self._results[i].ok]
-            winner = None
-            if kind == "best":
-                if cell is None or cell not in in_row:
-                    raise ValueError(f"cell {cell} is not in row {row}")
-                if not self._results[cell].ok:
-                    raise ValueError(f"cell {cell} has no video to vote for")
-                winner = self._results[cell].request.model
-            elif kind == "tie" and len(set(candidates)) < 2:
-                raise ValueError(f"row {row} has fewer than two videos to call a tie")
-            row_key = layout.rows[row][1]
-            record = {"row": row_key, "winner": winner, "kind": kind,
-                      "candidates": list(dict.fromkeys(candidates)), "row_index": row}
+            winner = self._winner(row, kind, cell, in_row, candidates)
+            record: dict[str, Any] = {
+                "row": layout.rows[row][1],
+                "winner": winner,
+                "kind": kind,
+                "candidates": list(dict.fromkeys(candidates)),
+                "row_index": row,
+            }
             self.votes = [v for v in self.votes if v["row_index"] != row] + [record]
             voted = dict(self.voted)
             voted[str(row)] = {"kind": kind, "cell": cell if kind == "best" else None}
             self.voted = voted
-        if self.journal is not None:
-            try:
-                self.journal.record_vote(run_id=self.run_id, row_key=row_key,
-                                         candidates=record["candidates"], winner=winner,
-                                         loser=None, kind=kind)
-            except Exception as exc:  # the vote stays in the grid; say it was not saved
-                log.warning("vote not saved to the journal: %s", exc)
-                self.message = f"vote not saved to the journal: {exc}"
+        self._save_vote(record)
+        self._announce_vote(record)
+        return record
+
+    def _winner(
+        self, row: int, kind: str, cell: int | None, in_row: list[int], candidates: list[str]
+    ) -> str | None:
+        """The model a vote of ``kind`` picks (None for a tie or a skip); raises
+        ``ValueError`` when the vote does not fit the row."""
+        if kind == "best":
+            if cell is None or cell not in in_row:
+                raise ValueError(f"cell {cell} is not in row {row}")
+            if not self._results[cell].ok:
+                raise ValueError(f"cell {cell} has no video to vote for")
+            return self._results[cell].request.model
+        if kind == "tie" and len(set(candidates)) < 2:
+            raise ValueError(f"row {row} has fewer than two videos to call a tie")
+        return None
+
+    def _save_vote(self, record: dict[str, Any]) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.record_vote(
+                run_id=self.run_id,
+                row_key=record["row"],
+                candidates=record["candidates"],
+                winner=record["winner"],
+                loser=None,
+                kind=record["kind"],
+            )
+        except Exception as exc:  # the vote stays in the grid; say it was not saved
+            log.warning("vote not saved to the journal: %s", exc)
+            self.message = f"vote not saved to the journal: {exc}"
+
+    def _announce_vote(self, record: dict[str, Any]) -> None:
         for callback in list(self.on_vote):
             try:
                 callback(dict(record))
             except Exception:
                 log.exception("on_vote callback failed")
-        return record
 
     def reveal(self) -> None:
         """Show the real model names of a blind grid (the letters stay, for reference)."""
@@ -320,5 +383,7 @@ class ComparisonGrid(anywidget.AnyWidget):
         with self._lock:
             n_rows = len(self._layout.rows) if self._layout else 0
             n_cols = len(self._layout.cols) if self._layout else 0
-            return (f"ComparisonGrid({len(self._results)} results, {n_rows} rows x {n_cols} cols"
-                    f"{', blind' if self.blind else ''})")
+            return (
+                f"ComparisonGrid({len(self._results)} results, {n_rows} rows x {n_cols} cols"
+                f"{', blind' if self.blind else ''})"
+            )

@@ -101,7 +101,7 @@ class LiveTable:
     @property
     def html(self) -> str:
         """The HTML the widget shows now."""
-        return self.widget.value
+        return str(self.widget.value)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import pathlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
@@ -264,7 +265,9 @@ class NotebookPresenter:
         """Show ``run`` live in the current output (``IPython.display.display``)."""
         from IPython.display import display
 
-        display(self.view_for(run, view=view, **options))
+        # IPython ships no types; a typed name keeps this call checked
+        show: Callable[..., object] = display
+        show(self.view_for(run, view=view, **options))
 
     def write_html(
         self, run: Run, path: pathlib.Path, *, embed: bool = True, **options: Any

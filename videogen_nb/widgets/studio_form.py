@@ -30,12 +30,16 @@ __all__ = [
     "Choices",
     "FormValues",
     "build_requests",
+    "count_text",
+    "counting_values",
     "duration_choices",
     "form_field",
     "merge_models",
+    "parse_duration",
     "parse_metadata",
     "parse_prompts",
     "parse_seeds",
+    "shared_fields",
     "size_choices",
     "task_count",
 ]
@@ -44,7 +48,13 @@ __all__ = [
 COMMON_DURATIONS: tuple[str, ...] = ("4", "5", "6", "8", "10")
 #: sizes and aspect ratios suggested when no chosen model documents its own
 COMMON_SIZES: tuple[str, ...] = (
-    "16:9", "9:16", "1:1", "1280x720", "720x1280", "1920x1080", "1080x1920",
+    "16:9",
+    "9:16",
+    "1:1",
+    "1280x720",
+    "720x1280",
+    "1920x1080",
+    "1080x1920",
 )
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -158,7 +168,9 @@ class Choices:
         """Raise ``ValidationError`` when ``value`` is not allowed."""
         if value and self.restricted and value not in self.options:
             allowed = ", ".join(self.options) or "nothing"
-            raise ValidationError(field, f"{value} does not suit the chosen models; pick one of {allowed}")
+            raise ValidationError(
+                field, f"{value} does not suit the chosen models; pick one of {allowed}"
+            )
 
 
 def _infos(models: Sequence[str]) -> list[ModelInfo | None]:
@@ -171,17 +183,19 @@ def duration_choices(models: Sequence[str]) -> Choices:
     if not models or any(i is None or i.durations is None for i in infos):
         known = sorted({d for i in infos if i and i.durations for d in i.durations})
         options = tuple(str(d) for d in known) or COMMON_DURATIONS
-        unknown = [m for m, i in zip(models, infos, strict=True) if i is None or i.durations is None]
-        note = f"{', '.join(unknown)}: lengths not in the catalog, any value goes" if unknown else ""
+        unknown = [
+            m for m, i in zip(models, infos, strict=True) if i is None or i.durations is None
+        ]
+        note = (
+            f"{', '.join(unknown)}: lengths not in the catalog, any value goes" if unknown else ""
+        )
         return Choices(options=options, restricted=False, note=note)
     sets = [set(i.durations) for i in infos if i is not None and i.durations is not None]
     common = set.intersection(*sets)
     if common:
         return Choices(options=tuple(str(d) for d in sorted(common)), restricted=True)
     union = sorted(set.union(*sets))
-    each = "; ".join(
-        f"{i.name}: {i.describe_durations()}" for i in infos if i is not None
-    )
+    each = "; ".join(f"{i.name}: {i.describe_durations()}" for i in infos if i is not None)
     return Choices(
         options=tuple(str(d) for d in union),
         restricted=True,
@@ -216,10 +230,12 @@ def size_choices(models: Sequence[str]) -> Choices:
     """Sizes (``1280x720``) and aspect ratios (``16:9``) every chosen model accepts."""
     infos = _infos(models)
     documented = [i for i in infos if i is not None and (i.sizes or i.aspect_ratios)]
-    candidates = list(dict.fromkeys(
-        [v for i in documented for v in (*(i.aspect_ratios or ()), *(i.sizes or ()))]
-        + list(COMMON_SIZES)
-    ))
+    candidates = list(
+        dict.fromkeys(
+            [v for i in documented for v in (*(i.aspect_ratios or ()), *(i.sizes or ()))]
+            + list(COMMON_SIZES)
+        )
+    )
     if not models or len(documented) < len(models):
         unknown = [m for m, i in zip(models, infos, strict=True) if i not in documented]
         note = f"{', '.join(unknown)}: sizes not in the catalog, any value goes" if unknown else ""
@@ -258,6 +274,46 @@ def task_count(values: FormValues) -> int:
     return len(values.prompts) * len(values.seeds or (None,)) * len(values.models)
 
 
+def counting_values(prompt_text: str, seeds_text: str, models: Sequence[str]) -> FormValues:
+    """Just the parts of the form that set the task count; raises ``ValidationError``."""
+    seeds = parse_seeds(seeds_text)
+    return FormValues(
+        prompts=tuple(parse_prompts(prompt_text)),
+        models=tuple(models),
+        seeds=tuple(seeds) if seeds else None,
+    )
+
+
+def count_text(
+    prompt_text: str, seeds_text: str, models: Sequence[str], confirm_above: int
+) -> tuple[str, bool]:
+    """The line beside Generate, and whether the form is complete enough to launch.
+
+    >>> count_text("a\\nb", "1, 2", ["m"], 8)
+    ('4 tasks will be launched', True)
+    >>> count_text("", "x", [], 8)
+    ('0 tasks: write a prompt, fix the seeds, choose a model', False)
+    """
+    problems = []
+    for field_text, parse, problem in (
+        (prompt_text, parse_prompts, "write a prompt"),
+        (seeds_text, parse_seeds, "fix the seeds"),
+    ):
+        try:
+            parse(field_text)
+        except ValidationError:
+            problems.append(problem)
+    if not models:
+        problems.append("choose a model")
+    if problems:
+        return f"0 tasks: {', '.join(problems)}", False
+    n = task_count(counting_values(prompt_text, seeds_text, models))
+    text = f"{n} task{'s' if n != 1 else ''} will be launched"
+    if n > confirm_above:
+        text += f" (asks to confirm: more than {confirm_above})"
+    return text, True
+
+
 def build_requests(values: FormValues) -> list[VideoRequest]:
     """The sweep as requests, prompts outermost and models innermost (the grid's order).
 
@@ -268,34 +324,49 @@ def build_requests(values: FormValues) -> list[VideoRequest]:
         raise ValidationError("models", "choose at least one model")
     if not values.prompts:
         raise ValidationError("prompt", "write a prompt (one per line to compare several)")
+    return build_sweep(
+        prompt=list(values.prompts),
+        models=list(values.models),
+        seed=list(values.seeds) if values.seeds else None,
+        **shared_fields(values),
+    )
+
+
+def shared_fields(values: FormValues) -> dict[str, Any]:
+    """The request fields every task of the sweep shares; blank form fields are left out.
+
+    >>> shared_fields(FormValues(prompts=("p",), models=("m",), size="16:9", duration="5.0"))
+    {'aspect_ratio': '16:9', 'duration': 5}
+    """
     fields: dict[str, Any] = {}
     metadata = dict(values.metadata or {})
     if values.negative_prompt.strip():
         metadata["negative_prompt"] = values.negative_prompt.strip()
     if metadata:
         fields["metadata"] = metadata
-    size = values.size.strip()
-    if size:
+    if size := values.size.strip():
         fields["aspect_ratio" if _RATIO_RE.match(size) else "size"] = size
-    if values.duration.strip():
-        text = values.duration.strip()
-        try:
-            fields["duration"] = int(float(text)) if float(text).is_integer() else float(text)
-        except ValueError:
-            raise ValidationError("duration", f"{text!r} is not a number of seconds") from None
-    if values.quality.strip():
-        fields["quality"] = values.quality.strip()
-    if values.fps:
-        fields["fps"] = values.fps
-    if values.n and values.n != 1:
-        fields["n"] = values.n
-    if values.image is not None:
-        fields["image"] = values.image
-    if values.last_image is not None:
-        fields["last_image"] = values.last_image
-    return build_sweep(
-        prompt=list(values.prompts),
-        models=list(values.models),
-        seed=list(values.seeds) if values.seeds else None,
-        **fields,
-    )
+    if duration := values.duration.strip():
+        fields["duration"] = parse_duration(duration)
+    optional = {
+        "quality": values.quality.strip() or None,
+        "fps": values.fps or None,
+        "n": values.n if values.n and values.n != 1 else None,
+        "image": values.image,
+        "last_image": values.last_image,
+    }
+    fields.update({name: value for name, value in optional.items() if value is not None})
+    return fields
+
+
+def parse_duration(text: str) -> int | float:
+    """Seconds as the form's text gives them: a whole number stays an ``int``.
+
+    >>> parse_duration("8"), parse_duration("2.5")
+    (8, 2.5)
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValidationError("duration", f"{text!r} is not a number of seconds") from None
+    return int(seconds) if seconds.is_integer() else seconds

@@ -1,0 +1,321 @@
+"""Every journal transition of a task, written in one place.
+
+The task client and the run layer never write to the journal themselves: they tell a
+recorder what happened (the request was recorded, its POST is leaving, the gateway gave a
+task id, a poll saw progress, the video is on disk, the task failed...), and the recorder
+turns that into the journal's calls and entry states (``core.states.EntryState``).
+Without a journal the ``NullRecorder`` takes the same calls and does nothing, so callers
+never ask "is there a journal?".
+
+Every method takes the entry id as ``int | None``: None means the task has no entry (it
+was submitted elsewhere, or without a journal), and the call does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from ..core.errors import APIError, IllegalTransitionError
+from ..core.request import VideoRequest
+from ..core.states import EntryState
+from ..core.task import Task, TaskStatus
+from ..store.journal import Journal, JournalEntry
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT",
+    "JournalRecorder",
+    "NullRecorder",
+    "Recorder",
+    "open_recorder",
+    "recorder_for",
+]
+
+
+class _Default:
+    """Marker for "use the default journal" (``None`` means "no journal")."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: ``journal=DEFAULT``: the journal at ``Journal.default_path()``
+DEFAULT: Any = _Default()
+
+
+class Recorder(Protocol):
+    """What the task and run layers tell the journal (and read back from it)."""
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal written to, or None."""
+
+    # -- writes, in the order of an entry's life ------------------------------------------
+
+    def requests(
+        self, requests: Sequence[VideoRequest], *, gateway: str, dialect: str, run_id: str | None
+    ) -> list[JournalEntry | None]:
+        """Journal requests before anything is sent (``created``), one entry each."""
+
+    def sending(self, entry_id: int | None) -> None:
+        """The POST is about to leave (``sending``)."""
+
+    def submitted(self, entry_id: int | None, task: Task, *, dialect: str) -> None:
+        """The gateway accepted the request: ``task.id`` is the task's identity from now on."""
+
+    def submit_unknown(self, entry_id: int | None, message: str) -> None:
+        """The POST's answer was lost: the gateway may have created (and billed) the task."""
+
+    def submit_refused(self, entry_id: int | None, error: APIError) -> None:
+        """The gateway refused the POST: nothing was created."""
+
+    def observed(self, entry_id: int | None, task: Task) -> None:
+        """A poll's snapshot of the task (progress, completion, the gateway's failure)."""
+
+    def downloaded(
+        self,
+        entry_id: int | None,
+        path: str | os.PathLike[str],
+        *,
+        checksum: str | None,
+        size: int | None,
+    ) -> None:
+        """The video is on disk."""
+
+    def failed(
+        self, entry_id: int | None, error: BaseException, *, task: Task | None = None
+    ) -> None:
+        """The task ended without a video (``cancelled`` when the gateway cancelled it)."""
+
+    def timed_out(self, entry_id: int | None, error: BaseException) -> None:
+        """The wait for the task ran out; the remote task may still finish (resume)."""
+
+    def cancelled_unsent(self, entry_id: int | None) -> None:
+        """The user cancelled a request that never left: a later resume() must not send it."""
+
+    def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
+        """The measured properties of the downloaded video."""
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def find_completed(self, fingerprint: str, *, gateway: str, model: str) -> JournalEntry | None:
+        """The newest downloaded entry for an identical request whose file still exists."""
+
+    def by_task_id(self, task_id: str, *, gateway: str) -> JournalEntry | None:
+        """The newest entry of a remote task."""
+
+    def typical_seconds(self, model: str, *, gateway: str) -> float | None:
+        """How long this model's tasks usually took at this gateway."""
+
+
+class NullRecorder:
+    """The recorder used when the journal is disabled: remembers nothing, knows nothing."""
+
+    @property
+    def journal(self) -> Journal | None:
+        """Always None."""
+        return None
+
+    def requests(
+        self, requests: Sequence[VideoRequest], *, gateway: str, dialect: str, run_id: str | None
+    ) -> list[JournalEntry | None]:
+        """One None per request: there are no entries."""
+        return [None] * len(requests)
+
+    def sending(self, entry_id: int | None) -> None:
+        """Nothing to record."""
+
+    def submitted(self, entry_id: int | None, task: Task, *, dialect: str) -> None:
+        """Nothing to record."""
+
+    def submit_unknown(self, entry_id: int | None, message: str) -> None:
+        """Nothing to record."""
+
+    def submit_refused(self, entry_id: int | None, error: APIError) -> None:
+        """Nothing to record."""
+
+    def observed(self, entry_id: int | None, task: Task) -> None:
+        """Nothing to record."""
+
+    def downloaded(
+        self,
+        entry_id: int | None,
+        path: str | os.PathLike[str],
+        *,
+        checksum: str | None,
+        size: int | None,
+    ) -> None:
+        """Nothing to record."""
+
+    def failed(
+        self, entry_id: int | None, error: BaseException, *, task: Task | None = None
+    ) -> None:
+        """Nothing to record."""
+
+    def timed_out(self, entry_id: int | None, error: BaseException) -> None:
+        """Nothing to record."""
+
+    def cancelled_unsent(self, entry_id: int | None) -> None:
+        """Nothing to record."""
+
+    def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
+        """Nothing to record."""
+
+    def find_completed(self, fingerprint: str, *, gateway: str, model: str) -> JournalEntry | None:
+        """No journal, no cache."""
+        return None
+
+    def by_task_id(self, task_id: str, *, gateway: str) -> JournalEntry | None:
+        """No journal, no entries."""
+        return None
+
+    def typical_seconds(self, model: str, *, gateway: str) -> float | None:
+        """Nothing learned."""
+        return None
+
+
+class JournalRecorder:
+    """Writes every transition of an entry to a ``Journal`` through its public methods."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def __repr__(self) -> str:
+        return f"JournalRecorder({self._journal!r})"
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal written to."""
+        return self._journal
+
+    def requests(
+        self, requests: Sequence[VideoRequest], *, gateway: str, dialect: str, run_id: str | None
+    ) -> list[JournalEntry | None]:
+        """Journal requests in one transaction (state ``created``)."""
+        if not requests:
+            return []
+        return list(
+            self._journal.record_requests(requests, gateway=gateway, dialect=dialect, run_id=run_id)
+        )
+
+    def sending(self, entry_id: int | None) -> None:
+        """State ``sending`` (the journal ignores it once a task id is known)."""
+        if entry_id is not None:
+            self._journal.mark_sending(entry_id)
+
+    def submitted(self, entry_id: int | None, task: Task, *, dialect: str) -> None:
+        """State ``submitted`` (or what the task already is), with the task id and the
+        dialect that worked, needed to poll after a restart."""
+        if entry_id is not None:
+            self._journal.record_submit(entry_id, task, dialect=dialect)
+
+    def submit_unknown(self, entry_id: int | None, message: str) -> None:
+        """State ``submit_unknown``: never resent without the user asking."""
+        if entry_id is not None:
+            self._journal.record_submit_unknown(entry_id, message)
+
+    def submit_refused(self, entry_id: int | None, error: APIError) -> None:
+        """A 429 created nothing and the caller will send it again: back to ``created``
+        (not ``sending``, which a crash would turn into a needless ``submit_unknown``).
+        Any other refusal is final: ``failed``."""
+        if entry_id is None:
+            return
+        state = EntryState.CREATED if error.status_code == 429 else EntryState.FAILED
+        self._journal.record_error(entry_id, error, state=state)
+
+    def observed(self, entry_id: int | None, task: Task) -> None:
+        """The state follows the task's status (``submitted``, ``completed``, ``failed``...).
+
+        A poll answer that arrives after the entry was finished here (the user cancelled
+        while the poll was on the wire) is stale news: it is dropped, and the entry keeps
+        its final state, instead of the follow loop failing on a move the journal refuses.
+        """
+        if entry_id is None:
+            return
+        try:
+            self._journal.record_task(entry_id, task)
+        except IllegalTransitionError as exc:
+            if not exc.old.is_finished:
+                raise
+            log.debug("dropped a late snapshot of task %s: %s", task.id, exc)
+
+    def downloaded(
+        self,
+        entry_id: int | None,
+        path: str | os.PathLike[str],
+        *,
+        checksum: str | None,
+        size: int | None,
+    ) -> None:
+        """State ``downloaded`` with the file's path, checksum and size."""
+        if entry_id is not None:
+            self._journal.record_download(entry_id, path, checksum=checksum, size=size)
+
+    def failed(
+        self, entry_id: int | None, error: BaseException, *, task: Task | None = None
+    ) -> None:
+        """The last snapshot (when given) and the error; ``cancelled`` when the gateway
+        cancelled the task, ``failed`` otherwise."""
+        if entry_id is None:
+            return
+        state = EntryState.FAILED
+        if task is not None:
+            self._journal.record_task(entry_id, task)
+            if task.status is TaskStatus.CANCELLED:
+                state = EntryState.CANCELLED
+        self._journal.record_error(entry_id, error, state=state)
+
+    def timed_out(self, entry_id: int | None, error: BaseException) -> None:
+        """State ``timed_out``: resume() may pick the task up again."""
+        if entry_id is not None:
+            self._journal.record_error(entry_id, error, state=EntryState.TIMED_OUT)
+
+    def cancelled_unsent(self, entry_id: int | None) -> None:
+        """``created`` becomes ``cancelled``; an entry whose POST was under way stays
+        ``sending`` (it may exist remotely) and a submitted one stays as it is, so
+        resume() can still finish them."""
+        if entry_id is None:
+            return
+        current = self._journal.get(entry_id)
+        if current is not None and current.state == EntryState.CREATED:
+            self._journal.record_error(
+                entry_id, "cancelled before it was sent", state=EntryState.CANCELLED
+            )
+
+    def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
+        """Store the spec check's findings."""
+        if entry_id is not None:
+            self._journal.record_spec(entry_id, spec)
+
+    def find_completed(self, fingerprint: str, *, gateway: str, model: str) -> JournalEntry | None:
+        """The journal's finished entry for an identical request."""
+        return self._journal.find_completed(fingerprint, gateway=gateway, model=model)
+
+    def by_task_id(self, task_id: str, *, gateway: str) -> JournalEntry | None:
+        """The newest entry of a remote task at this gateway."""
+        return self._journal.by_task_id(task_id, gateway=gateway)
+
+    def typical_seconds(self, model: str, *, gateway: str) -> float | None:
+        """Learned from the journal's finished entries."""
+        return self._journal.typical_seconds(model, gateway=gateway)
+
+
+def recorder_for(journal: Journal | None) -> Recorder:
+    """A ``JournalRecorder`` for a journal, the ``NullRecorder`` for None."""
+    return NullRecorder() if journal is None else JournalRecorder(journal)
+
+
+def open_recorder(journal: Journal | str | os.PathLike[str] | None) -> Recorder:
+    """The recorder for a client's ``journal=`` option: a ``Journal`` as given, a path
+    opened, ``DEFAULT`` the default journal, None no journal at all."""
+    if journal is None:
+        return NullRecorder()
+    if isinstance(journal, Journal):
+        return JournalRecorder(journal)
+    if journal is DEFAULT:
+        return JournalRecorder(Journal(Journal.default_path()))
+    return JournalRecorder(Journal(journal))
