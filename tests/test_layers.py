@@ -117,3 +117,57 @@ def test_the_checker_sees_an_upward_import(tmp_path: pathlib.Path) -> None:
         assert any("core/ sits below widgets/" in v for v in _violations())
     finally:
         PACKAGE = saved
+
+
+def _runtime_imports(path: pathlib.Path, known: set[str]) -> set[str]:
+    """Modules of the package that ``path`` imports when it is loaded: module level only,
+    leaving out ``if TYPE_CHECKING:`` blocks and imports inside functions."""
+    is_package = path.name == "__init__.py"
+    here = _module_name(path)
+    base = here.split(".") if is_package else here.split(".")[:-1]
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                anchor = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                target = ".".join([*anchor, *(node.module.split(".") if node.module else [])])
+                found.add(target)
+                found.update(f"{target}.{a.name}".strip(".") for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "videogen_nb."
+            ):
+                found.add(node.module.partition(".")[2])  # type: ignore[union-attr]
+            elif isinstance(node, (ast.If, ast.Try, ast.With, ast.ClassDef)):
+                for block in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, block, []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return {m.strip(".") for m in found if m.strip(".") in known} - {here}
+
+
+def test_no_circle_of_runtime_imports() -> None:
+    # Type-only imports (under TYPE_CHECKING) and imports inside functions may point back;
+    # what runs when a module loads must not go round in a circle.
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {m: _runtime_imports(p, set(paths)) for m, p in paths.items()}
+    state: dict[str, int] = {}
+    circles: list[list[str]] = []
+
+    def walk(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                circles.append([*trail[trail.index(target) :], target])
+            elif target not in state:
+                walk(target, [*trail, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert circles == []
