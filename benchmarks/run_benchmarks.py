@@ -41,14 +41,13 @@ from sandbox_proc import task_durations  # noqa: E402
 __all__ = ["main"]
 
 CONTENDERS = ("videogen", "videogen-defaults", "openai", "naive")
-#: opt-in (``--contenders``): the proposed poll-policy fix, patched in for the experiment
-EXPERIMENTS = ("videogen-patched-poll",)
+#: opt-in contenders measured like ``videogen`` (none at the moment)
+EXPERIMENTS: tuple[str, ...] = ()
 LABELS = {
     "videogen": "videogen-nb `client.run` (concurrency=N)",
     "videogen-defaults": "videogen-nb `client.run`, all defaults (16-task lane)",
     "openai": "openai-python `create_and_poll` + asyncio.gather",
     "naive": "naive loop: `requests`, fixed interval, N threads",
-    "videogen-patched-poll": "videogen-nb `client.run`, proposed poll fix (experiment)",
 }
 POLL_ROUTES = ("GET /v1/video/generations/{task_id}", "GET /v1/videos/{task_id}")
 
@@ -65,7 +64,9 @@ TARGET_WALL_OVER_IDEAL = 1.1
 # --- one contender against one fresh sandbox -------------------------------------------
 
 
-def _start_sandbox(n: int, scale: float, seed: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _start_sandbox(
+    n: int, scale: float, seed: int, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -76,6 +77,7 @@ def _start_sandbox(n: int, scale: float, seed: int) -> tuple[subprocess.Popen[st
             str(scale),
             "--seed",
             str(seed),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -124,11 +126,23 @@ def _quantiles(values: list[float]) -> dict[str, float | None]:
 
 
 def run_contender(
-    name: str, n: int, *, scale: float, seed: int, interval: float, deadline: float
+    name: str,
+    n: int,
+    *,
+    scale: float,
+    seed: int,
+    interval: float,
+    deadline: float,
+    sandbox_args: tuple[str, ...] = (),
+    contender_args: tuple[str, ...] = (),
+    min_share: float | None = None,
 ) -> dict[str, Any]:
-    """Run one contender on a fresh sandbox and return its figures."""
+    """Run one contender on a fresh sandbox and return its figures (``sandbox_args`` and
+    ``contender_args`` add flags to ``sandbox_proc.py`` and ``contenders.py``)."""
     workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"vg-bench-{name}-{n}-"))
-    sandbox, where = _start_sandbox(n, scale, seed)
+    if min_share is not None:
+        sandbox_args = (*sandbox_args, "--min-share", str(min_share))
+    sandbox, where = _start_sandbox(n, scale, seed, sandbox_args)
     try:
         out = workdir / "contender.json"
         env = dict(os.environ, VIDEOGEN_API_KEY=where["api_key"], PYTHONPATH=str(_HERE.parent))
@@ -150,6 +164,7 @@ def run_contender(
                 str(deadline),
                 "--interval",
                 str(interval),
+                *contender_args,
             ],
             env=env,
             capture_output=True,
@@ -162,7 +177,9 @@ def run_contender(
         stats = _sandbox_stats(where["base_url"], where["api_key"])
         if sandbox.poll() is not None:
             raise RuntimeError("the benchmark sandbox died during the run")
-        result = _figures(client, stats, n=n, scale=scale, seed=seed)
+        result = _figures(client, stats, n=n, scale=scale, seed=seed, min_share=min_share)
+        if client.get("poll_stats"):
+            result["poll_stats"] = client["poll_stats"]
         result["process_seconds"] = time.time() - started
         result["stderr_tail"] = proc.stderr[-1500:] if proc.stderr else ""
         return result
@@ -172,9 +189,19 @@ def run_contender(
 
 
 def _figures(
-    client: dict[str, Any], stats: dict[str, Any], *, n: int, scale: float, seed: int
+    client: dict[str, Any],
+    stats: dict[str, Any],
+    *,
+    n: int,
+    scale: float,
+    seed: int,
+    min_share: float | None = None,
 ) -> dict[str, Any]:
-    durations = task_durations(n, scale, seed)
+    durations = (
+        task_durations(n, scale, seed)
+        if min_share is None
+        else task_durations(n, scale, seed, min_share)
+    )
     ideal = max(durations)
     server_tasks = stats.get("tasks", {})
     lags: list[float] = []

@@ -89,5 +89,18 @@ def test_sandbox_help_lists_fault_knobs():
 def test_demo_refuses_missing_notebook_dir_cleanly(tmp_path, monkeypatch):
     from videogen_nb import cli as cli_module
 
-    monkeypatch.setattr(cli_module, "NOTEBOOKS", tmp_path / "none")
+    monkeypatch.setattr(cli_module, "NOTEBOOK_DIRS", (tmp_path / "none", tmp_path / "gone"))
     assert cli_module.main(["demo", "--workdir", str(tmp_path / "w"), "--execute"]) == 1
+
+
+def test_demo_finds_the_notebooks_in_the_package_first(tmp_path, monkeypatch):
+    from videogen_nb import cli as cli_module
+
+    installed, checkout = tmp_path / "site" / "notebooks", tmp_path / "repo" / "notebooks"
+    for directory in (installed, checkout):
+        directory.mkdir(parents=True)
+    (checkout / cli_module.QUICKSTART).write_text("{}")
+    monkeypatch.setattr(cli_module, "NOTEBOOK_DIRS", (installed, checkout))
+    assert cli_module.find_notebook(cli_module.QUICKSTART) == checkout / cli_module.QUICKSTART
+    (installed / cli_module.QUICKSTART).write_text("{}")
+    assert cli_module.find_notebook(cli_module.QUICKSTART) == installed / cli_module.QUICKSTART

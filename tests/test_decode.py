@@ -945,3 +945,40 @@ def test_model_not_found_is_final_even_under_503() -> None:
     err = decode_error(503, body, {})
     assert isinstance(err, BadRequestError)
     assert err.status_code == 503 and err.code == "model_not_found"
+
+
+# --- issue 12, item 5: NaN and infinities are "not reported" ----------------------------
+
+
+NON_FINITE_JSON = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", '"1e400"', '"-inf"', '"nan"']
+
+
+@pytest.mark.parametrize("number", NON_FINITE_JSON)
+def test_non_finite_numbers_become_not_reported(number):
+    from videogen_nb.dialects.decode import decode_task
+
+    keys = ("progress", "created_at", "completed_at", "expires_at", "finish_time")
+    fields = ", ".join(f'"{key}": {number}' for key in keys)
+    body = '{"id": "t1", "status": "in_progress", ' + fields + "}"
+    task = decode_task(body, headers={"openai-poll-after-ms": "1e400"})
+    assert task.id == "t1" and task.status.value == "in_progress"
+    assert task.progress is None
+    assert task.created_at is None and task.completed_at is None and task.expires_at is None
+    assert task.poll_after is None
+
+
+def test_huge_whole_numbers_do_not_overflow():
+    from videogen_nb.dialects.readers import epoch_of, progress_of
+
+    huge = int("9" * 400)  # valid JSON; too large for a float
+    assert progress_of(huge) == 100 and progress_of(-huge) == 0
+    assert epoch_of(huge) is None and epoch_of(-huge) is None
+    assert epoch_of(float("inf")) is None and progress_of(float("nan")) is None
+
+
+def test_non_finite_retry_after_is_not_reported():
+    from videogen_nb.dialects.decode import decode_error
+
+    for value in ("1e400", "inf", "nan"):
+        error = decode_error(429, '{"error": {"message": "slow down"}}', {"Retry-After": value})
+        assert error.retry_after is None

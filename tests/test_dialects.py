@@ -12,15 +12,18 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from videogen_nb.core.errors import ValidationError
+from videogen_nb.core.errors import NotSupportedError, ValidationError
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.dialects import (
+    AUTO_ORDER,
     DIALECT_NAMES,
+    Dialect,
     FormPart,
     KlingDialect,
     OpenAIDialect,
     UnifiedDialect,
     WireRequest,
+    auto_fallback,
     get_dialect,
 )
 from videogen_nb.dialects.base import split_data_uri, whole_number
@@ -628,18 +631,41 @@ def test_kling_routes() -> None:
 
 
 def test_get_dialect_names() -> None:
-    assert DIALECT_NAMES == ("unified", "openai", "kling")
+    assert DIALECT_NAMES == ("unified", "openai", "kling", "openrouter")
     for name in DIALECT_NAMES:
         assert get_dialect(name).name == name
     assert isinstance(get_dialect(" OpenAI "), OpenAIDialect)
     assert get_dialect("unified", top_level=("seed", "fps")).top_level == ("seed", "fps")  # type: ignore[attr-defined]
 
 
+def test_auto_tries_unified_then_openai_then_openrouter() -> None:
+    assert AUTO_ORDER == ("unified", "openai", "openrouter")
+    base = "http://gw.example"
+    names = []
+    dialect: Dialect | None = get_dialect("unified")
+    while dialect is not None:
+        names.append(dialect.name)
+        dialect = auto_fallback(dialect, base)
+    assert names == list(AUTO_ORDER)
+    assert auto_fallback(get_dialect("kling"), base) is None  # chosen explicitly: no probing
+
+
+def test_only_openai_has_remix_and_every_dialect_names_its_model_list() -> None:
+    assert [name for name in DIALECT_NAMES if get_dialect(name).supports_remix] == ["openai"]
+    for name in ("unified", "kling", "openrouter"):
+        with pytest.raises(NotSupportedError, match=f"the {name} dialect has no remix call"):
+            get_dialect(name).check_remix()
+    assert {get_dialect(name).models_path() for name in ("unified", "openai", "kling")} == {
+        "/v1/models"
+    }
+    assert get_dialect("openrouter").models_path() == "/api/v1/videos/models"
+
+
 @pytest.mark.parametrize(
     ("name", "options", "text"),
     [
         ("auto", {}, "client"),
-        ("veo", {}, "unified, openai, kling"),
+        ("veo", {}, "unified, openai, kling, openrouter"),
         ("kling", {"top_level": ("seed",)}, "bad option"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -472,3 +473,143 @@ async def test_cancelled_download_leaves_nothing(env, tmp_path: pathlib.Path) ->
         await task
     release.set()
     assert leftovers(tmp_path) == []
+
+
+# --- issue 12, item 3: a trickling server cannot hold a download for good ------------------
+
+
+def trickle(*, total: int, step: int, every: float, announce: bool = True) -> Handler:
+    """A handler that sends ``step`` bytes every ``every`` seconds, ``total`` bytes in all."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        resp.content_type = "video/mp4"
+        if announce:
+            resp.content_length = total
+        await resp.prepare(request)
+        sent = 0
+        while sent < total:  # bounded: the test's server stops on its own
+            await resp.write(VIDEO[sent : sent + step])
+            sent += step
+            await asyncio.sleep(every)
+        await resp.write_eof()
+        return resp
+
+    return handler
+
+
+async def test_a_trickle_under_the_minimum_throughput_is_given_up(
+    env, tmp_path: pathlib.Path
+) -> None:
+    from videogen_nb.http.download import DownloadPace, DownloadTooSlowError
+
+    server = env["server"]()
+    # one byte every 20 ms: 50 B/s, for 6 s if nothing stops it
+    server.route("/v.mp4", trickle(total=300, step=1, every=0.02))
+    base = await server.start()
+    pace = DownloadPace(min_bytes_per_second=1000, window=0.3)
+    dest = tmp_path / "v.mp4"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(DownloadTooSlowError) as caught:
+        await stream_to_file(env["transport"](base), "/v.mp4", dest, pace=pace)
+    assert loop.time() - started < 2.0
+    error = caught.value
+    assert error.limit == "throughput" and isinstance(error, DownloadError)
+    assert re.search(r"too slow: \d+ B/s over 0\.\d s, the minimum is 1,000 B/s", str(error))
+    assert leftovers(tmp_path) == []
+
+
+async def test_silence_is_caught_at_the_end_of_the_window(env, tmp_path: pathlib.Path) -> None:
+    from videogen_nb.http.download import DownloadPace, DownloadTooSlowError
+
+    release = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        resp.content_type = "video/mp4"
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b"x" * 10)
+        # silent, well inside the transport's 5 s read timeout, until the test ends
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(release.wait(), 4)
+        return resp
+
+    server = env["server"]()
+    server.route("/v.mp4", stall)
+    base = await server.start()
+    pace = DownloadPace(min_bytes_per_second=1000, window=0.3)
+    try:
+        with pytest.raises(DownloadTooSlowError, match=r"too slow: \d+ B/s"):
+            await asyncio.wait_for(
+                stream_to_file(env["transport"](base), "/v.mp4", tmp_path / "v.mp4", pace=pace),
+                3,
+            )
+    finally:
+        release.set()
+
+
+async def test_an_endless_body_of_unannounced_size_meets_the_deadline(
+    env, tmp_path: pathlib.Path
+) -> None:
+    from videogen_nb.http.download import DownloadPace, DownloadTooSlowError
+
+    server = env["server"]()
+    # fast enough for the throughput check (10 kB/s), but it would go on for 30 s
+    server.route("/v.mp4", trickle(total=300_000, step=100, every=0.01, announce=False))
+    base = await server.start()
+    pace = DownloadPace(min_bytes_per_second=1000, window=0.2, unknown_size_deadline=0.6)
+    with pytest.raises(DownloadTooSlowError) as caught:
+        await asyncio.wait_for(
+            stream_to_file(env["transport"](base), "/v.mp4", tmp_path / "v.mp4", pace=pace), 5
+        )
+    assert caught.value.limit == "deadline"
+    assert "deadline of 1 s for a body of unannounced size" in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+async def test_a_steady_download_passes_the_pace_checks(env, tmp_path: pathlib.Path) -> None:
+    from videogen_nb.http.download import DownloadPace
+
+    server = env["server"]()
+    server.route("/v.mp4", trickle(total=4000, step=200, every=0.02))
+    base = await server.start()
+    pace = DownloadPace(min_bytes_per_second=1000, window=0.1, base_deadline=1.0)
+    info = await stream_to_file(env["transport"](base), "/v.mp4", tmp_path / "v.mp4", pace=pace)
+    assert info.size == 4000 and (tmp_path / "v.mp4").read_bytes() == VIDEO[:4000]
+
+
+def test_the_deadline_scales_with_the_size() -> None:
+    from videogen_nb.http.download import DownloadPace
+
+    pace = DownloadPace(min_bytes_per_second=1000, base_deadline=60, unknown_size_deadline=900)
+    assert pace.deadline_for(0) == 60
+    assert pace.deadline_for(1_000_000) == 60 + 1000
+    assert pace.deadline_for(None) == 900
+    for bad in (0, -1, float("inf"), float("nan"), "10"):
+        with pytest.raises(ValidationError):
+            DownloadPace(window=bad)
+
+
+async def test_the_process_wide_pace_applies_when_none_is_given(
+    env, tmp_path: pathlib.Path
+) -> None:
+    from videogen_nb.http.download import (
+        DownloadTooSlowError,
+        download_pace,
+        set_download_pace,
+    )
+
+    server = env["server"]()
+    server.route("/v.mp4", trickle(total=300, step=1, every=0.02))
+    base = await server.start()
+    set_download_pace(min_bytes_per_second=1000, window=0.3)
+    try:
+        assert download_pace().window == 0.3
+        with pytest.raises(DownloadTooSlowError, match="the minimum is 1,000 B/s"):
+            await stream_to_file(env["transport"](base), "/v.mp4", tmp_path / "v.mp4")
+        with pytest.raises(ValidationError):
+            set_download_pace(windw=1.0)
+    finally:
+        assert set_download_pace().window == 10.0

@@ -21,7 +21,13 @@ import uuid
 import pytest
 
 import videogen_nb.store.journal as journal_mod
-from videogen_nb.core.errors import BadRequestError, TaskFailedError, ValidationError, VideoGenError
+from videogen_nb.core.errors import (
+    BadRequestError,
+    TaskFailedError,
+    TaskIdConflictError,
+    ValidationError,
+    VideoGenError,
+)
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.task import Task, TaskStatus
 from videogen_nb.store.journal import (
@@ -227,19 +233,19 @@ def test_submit_unknown_then_resolved(journal: Journal) -> None:
     assert journal.record_submit_unknown(entry.id, "again").state == "submitted"
 
 
-def test_resubmission_with_a_new_task_starts_fresh(journal: Journal, clock: FakeClock) -> None:
+def test_a_second_task_id_never_replaces_the_first(journal: Journal, clock: FakeClock) -> None:
+    # issue 12: the gateway made (and may bill) the first task; a second submit of the same
+    # entry (two processes on one journal) must not make the journal forget it
     entry = journal.record_request(make_request(), gateway=GATEWAY, dialect="unified")
     journal.record_submit(entry.id, task("old", TaskStatus.FAILED, error="upstream 500"))
     clock.now += 100
-    e = journal.record_submit(entry.id, task("new", TaskStatus.QUEUED))
-    assert (e.state, e.task_id, e.status, e.error, e.completed_at) == (
-        "submitted",
-        "new",
-        "queued",
-        None,
-        None,
-    )
-    assert e.submitted_at == clock.now
+    with pytest.raises(TaskIdConflictError, match=r"'old'.*'new'") as info:
+        journal.record_submit(entry.id, task("new", TaskStatus.QUEUED))
+    assert (info.value.kept, info.value.refused) == ("old", "new")
+    e = journal.get(entry.id)
+    assert (e.state, e.task_id, e.error) == ("failed", "old", "upstream 500")
+    # the same id again is news about the same task, not a conflict
+    assert journal.record_submit(entry.id, task("old", TaskStatus.FAILED)).task_id == "old"
 
 
 def test_missing_entries(journal: Journal) -> None:

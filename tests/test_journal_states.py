@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from videogen_nb.core.errors import TaskIdConflictError
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.states import (
     FAILED_STATES,
@@ -88,17 +89,18 @@ def test_a_late_pending_snapshot_cannot_revive_a_cancelled_entry(journal: Journa
     assert journal.get(entry.id).state is EntryState.CANCELLED
 
 
-def test_a_resubmission_checks_both_moves(journal: Journal) -> None:
-    # downloaded -> created is allowed (a finished entry is reused); submit of a downloaded
-    # entry is ignored outright, so use a failed one: failed -> created -> submitted
+def test_a_resubmission_never_replaces_the_task_id(journal: Journal) -> None:
+    # issue 12: whatever the state, a second task id is refused and nothing is written
     entry = _entry(journal)
     journal.record_submit(entry.id, Task(id="old", status=TaskStatus.FAILED))
-    e = journal.record_submit(entry.id, Task(id="new", status=TaskStatus.QUEUED))
-    assert (e.state, e.task_id) == (EntryState.SUBMITTED, "new")
-    # a submitted entry may not start over: submitted -> created is no move
-    with pytest.raises(IllegalTransitionError, match="submitted -> created"):
-        journal.record_submit(entry.id, Task(id="newer", status=TaskStatus.QUEUED))
-    assert journal.get(entry.id).task_id == "new"
+    with pytest.raises(TaskIdConflictError):
+        journal.record_submit(entry.id, Task(id="new", status=TaskStatus.QUEUED))
+    submitted = _entry(journal)
+    journal.record_submit(submitted.id, Task(id="first", status=TaskStatus.QUEUED))
+    with pytest.raises(TaskIdConflictError):
+        journal.record_submit(submitted.id, Task(id="second", status=TaskStatus.QUEUED))
+    assert journal.get(entry.id).task_id == "old"
+    assert journal.get(submitted.id).task_id == "first"
 
 
 def test_the_stored_text_is_the_state_value(journal: Journal) -> None:

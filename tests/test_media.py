@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import pathlib
 
 import pytest
@@ -333,3 +334,55 @@ def test_module_exports_are_documented():
         if callable(obj):
             assert obj.__doc__, name
     assert isinstance(pathlib.Path(media.__file__), pathlib.Path)
+
+
+# --- issue 12, item 4: only regular files are read, and only up to the bound ---------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.parametrize("as_path", [True, False])
+def test_dev_zero_is_refused_not_read(as_path):
+    value = pathlib.Path("/dev/zero") if as_path else "/dev/zero"
+    with pytest.raises(ValidationError) as caught:
+        normalize_media(value, "image")
+    assert caught.value.field == "image"
+    assert "is a device, not an image file" in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("as_path", [True, False])
+@pytest.mark.timeout(10)
+def test_a_named_pipe_with_no_writer_is_refused_not_waited_on(tmp_path, as_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError) as caught:
+        normalize_media(fifo if as_path else str(fifo), "input_reference")
+    assert caught.value.field == "input_reference"
+    assert "is a named pipe, not an image file" in str(caught.value)
+
+
+@pytest.mark.parametrize("as_path", [True, False])
+def test_a_directory_is_refused(tmp_path, as_path):
+    with pytest.raises(ValidationError, match="is a directory, not an image file") as caught:
+        normalize_media(tmp_path if as_path else str(tmp_path), "last_image")
+    assert caught.value.field == "last_image"
+
+
+def test_a_file_over_the_bound_is_refused_before_reading(tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(5000))
+    with pytest.raises(ValidationError, match=r"over the 4\.0 kB limit") as caught:
+        normalize_media(big, "images[0]", max_bytes=4096)
+    assert caught.value.field == "images[0]"
+    # exactly at the bound is fine
+    ok = tmp_path / "ok.png"
+    ok.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4088))
+    assert normalize_media(ok, "image", max_bytes=4096).startswith("data:image/png;base64,")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_symlink_to_a_device_is_refused(tmp_path):
+    link = tmp_path / "cat.png"
+    os.symlink("/dev/zero", link)
+    with pytest.raises(ValidationError, match="is a device"):
+        normalize_media(link, "image")

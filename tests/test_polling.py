@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videogen_nb.tasks.polling import PollPolicy, ProgressTrack
+from videogen_nb.tasks.polling import Delay, PollPolicy, ProgressTrack
 
 
 def simulate(policy: PollPolicy, duration: float, *, progress: bool, typical: float | None):
@@ -19,8 +19,13 @@ def simulate(policy: PollPolicy, duration: float, *, progress: bool, typical: fl
         assert polls < 10_000
 
 
-def test_server_wish_wins():
-    assert PollPolicy().next_delay(elapsed=100, progress=50, poll_after=0.2) == 0.2
+def test_server_hint_is_the_soonest_poll_not_an_order():
+    """``openai-poll-after-ms`` (issue 13): never sooner than the hint; later when the
+    estimate says the task is far from done."""
+    policy = PollPolicy()
+    assert policy.decide(elapsed=0.5, poll_after=3.0) == Delay(3.0, "server-hint")
+    far = policy.decide(elapsed=100, progress=50, poll_after=0.2)
+    assert far.seconds > 0.2 and far.reason == "progress"
 
 
 def test_no_information_grows_from_one_second_to_the_cap():
@@ -57,7 +62,9 @@ def test_overdue_task_backs_off():
 
 
 def test_floor_is_respected_even_for_servers():
-    assert PollPolicy(floor=0.1).next_delay(elapsed=0, poll_after=0.001) == 0.1
+    policy = PollPolicy(min_delay=0.01, fine_interval=0.01, floor=0.1)
+    assert policy.next_delay(elapsed=0, poll_after=0.001) == 0.1
+    assert policy.next_delay(elapsed=0, poll_after=0.5) == 0.5
 
 
 def test_progress_after_a_queue_phase_does_not_overshoot_the_finish():

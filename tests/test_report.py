@@ -183,7 +183,9 @@ def test_report_plays_in_step_in_a_browser(
     # The hostile prompt and error are text, not elements.
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     table = page.inner_text(".vgg-table")
-    assert "a dog " + HOSTILE in table and "refused: " + HOSTILE in table
+    # The gateway's whole text sits in the cell's details (one click away): textContent.
+    text = page.evaluate("document.querySelector('.vgg-table').textContent")
+    assert "a dog " + HOSTILE in table and "refused: " + HOSTILE in text
     assert "failed" in table and "made in 30.0 s" in table
     # Play: both advance together; the 1 s video holds its last frame while the 2 s master
     # plays on, then the loop restarts both from 0.

@@ -445,6 +445,7 @@ def full_request(png: pathlib.Path) -> VideoRequest:
         user="user-1234",
         metadata={"negative_prompt": "blur", "cfg_scale": 0.5, "nested": {"x": [1, None, True]}},
         extra_body={"shot_type": "customize", "multi_prompt": [{"prompt": "a"}, {"prompt": "b"}]},
+        remix_of="video_1",
     )
 
 

@@ -207,8 +207,8 @@ def test_empty_prompt_and_bad_metadata_launch_nothing(
 def test_limits_follow_the_chosen_models(client: Client, sb: sandbox.SandboxHandle) -> None:
     studio = Studio(client)
     fill(studio, prompt="a boat", models=("sora-2",))
-    assert studio.duration.options == ("4", "8", "12") and studio.duration.ensure_option
-    assert "1280x720" in studio.size.options and studio.size.ensure_option
+    assert studio.duration.options == ("4", "8", "12") and studio.choices["duration"].restricted
+    assert "1280x720" in studio.size.options and studio.choices["size"].restricted
     assert "1920x1080" not in studio.size.options
     studio.duration.value = "5"  # the front end would refuse it; the kernel checks too
     before = sb.tasks_created
@@ -216,10 +216,10 @@ def test_limits_follow_the_chosen_models(client: Client, sb: sandbox.SandboxHand
     assert studio.run is None and "pick one of 4, 8, 12" in studio.error("duration")
     # An unknown model: free choice.
     studio.models.value = ("sora-2", "acme-video-1")
-    assert not studio.duration.ensure_option and not studio.size.ensure_option
+    assert not studio.choices["duration"].restricted and not studio.choices["size"].restricted
     assert "acme-video-1" in studio.limits.value
     studio.models.value = ("kling-v1", "veo_3_1-fast")
-    assert studio.size.options[:2] == ("16:9", "9:16") and studio.size.ensure_option
+    assert studio.size.options[:2] == ("16:9", "9:16") and studio.choices["size"].restricted
     # kling-v1 takes 5 or 10 s, veo 4, 6 or 8: nothing fits both, so say so.
     assert studio.duration.options == ("4", "5", "6", "8", "10")
     assert "no length suits every chosen model" in studio.limits.value

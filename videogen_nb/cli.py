@@ -21,11 +21,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from .core.states import EntryState
+from .run.lease import DEFAULT_STALE_AFTER
 
 __all__ = ["main"]
 
-NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+#: where the notebooks are: inside the installed package (the wheel ships them there), or
+#: beside it in a repository checkout
+NOTEBOOK_DIRS = (
+    pathlib.Path(__file__).resolve().parent / "notebooks",
+    pathlib.Path(__file__).resolve().parent.parent / "notebooks",
+)
 QUICKSTART = "01_quickstart.ipynb"
+
+
+def find_notebook(name: str) -> pathlib.Path | None:
+    """The first of ``NOTEBOOK_DIRS`` that holds ``name`` (None: the notebooks are missing)."""
+    for directory in NOTEBOOK_DIRS:
+        if (directory / name).is_file():
+            return directory / name
+    return None
 
 
 def _add_journal_arg(parser: argparse.ArgumentParser) -> None:
@@ -75,9 +89,13 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     journal = str(_journal_path(args.journal))
     with Client(args.base_url, journal=journal, output_dir=args.output_dir or None) as client:
-        run = client.resume(retry_unknown=args.retry_unknown)
+        run = client.resume(retry_unknown=args.retry_unknown, stale_after=args.stale_after)
+        _print_skipped(run.skipped)
         if not run.rows:
-            print("nothing to resume: every journal entry for this gateway is finished")
+            print(
+                "nothing to resume: every journal entry for this gateway is finished"
+                + (" or held by a live run" if run.skipped else "")
+            )
             return 0
         print(f"resuming {len(run.rows)} task(s) at {client.base_url} ...", flush=True)
         run.wait()
@@ -94,6 +112,15 @@ def _cmd_resume(args: argparse.Namespace) -> int:
                 "rerun with --retry-unknown to resend them with their original Idempotency-Key"
             )
         return 1 if failed else 0
+
+
+def _print_skipped(skipped: Sequence[object]) -> None:
+    """Say which unfinished entries were left to the live run that holds them, and why."""
+    if not skipped:
+        return
+    print(f"left {len(skipped)} entry(ies) alone (another run is still working on them):")
+    for item in skipped:
+        print(f"  {item}")
 
 
 def _cmd_sandbox(argv: list[str]) -> int:
@@ -117,9 +144,10 @@ def _headless() -> bool:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    source = NOTEBOOKS / QUICKSTART
-    if not source.exists():
-        print(f"the quickstart notebook is missing: {source}", file=sys.stderr)
+    source = find_notebook(QUICKSTART)
+    if source is None:
+        looked = ", ".join(str(d) for d in NOTEBOOK_DIRS)
+        print(f"the quickstart notebook is missing (looked in {looked})", file=sys.stderr)
         return 1
     workdir = pathlib.Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -192,6 +220,13 @@ def _parser() -> argparse.ArgumentParser:
         "--retry-unknown",
         action="store_true",
         help="resend requests whose submit outcome is unknown (same Idempotency-Key)",
+    )
+    resume.add_argument(
+        "--stale-after",
+        type=float,
+        default=DEFAULT_STALE_AFTER,
+        help="take over entries whose run has not renewed its lease for this many seconds"
+        f" (default {DEFAULT_STALE_AFTER:g}); a run whose process is gone is taken over at once",
     )
 
     commands.add_parser(

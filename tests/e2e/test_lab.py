@@ -7,6 +7,7 @@ gateway the suite started, and checks what a user would see; each step is screen
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -229,13 +230,16 @@ def test_blind_vote_is_recorded_and_reveal_names_models(open_notebook: Any, e2e:
     assert vote["kind"] == "best" and vote["winner"] == GRID_MODELS[winner_index]
 
     page.locator(".vgg-reveal").click()
+    # Each row orders the models its own way: after reveal each cell's caption names it.
     page.wait_for_function(
-        "(models) => { const heads = [...document.querySelectorAll('.vgg-colhead')]"
-        ".map((h) => h.textContent); return models.every((m) => heads.some((h) => h.includes(m))); }",
+        "(models) => { const caps = [...document.querySelectorAll('.vgg-cap-model')]"
+        ".map((h) => h.textContent); return models.every((m) => caps.some((h) => h.includes(m))); }",
         arg=GRID_MODELS,
     )
     e2e.step("revealed", focus=".vgg")
     assert page.locator(".vgg-reveal").is_hidden()
+    # Voting is closed once the models are known.
+    assert all(b.is_disabled() for b in page.locator(".vgg-best").all())
 
 
 def test_kernel_stays_free_while_twenty_tasks_run(
@@ -270,39 +274,55 @@ def test_kernel_stays_free_while_twenty_tasks_run(
 def test_studio_bad_input_says_so_and_launches_nothing(
     open_notebook: Any, e2e: Any, e2e_sandbox: Any
 ) -> None:
-    """Empty prompt, then bad metadata JSON: a message next to the field, nothing sent."""
+    """Empty prompt, bad metadata JSON, a size that is no size: a message next to the
+    field, Generate disabled, nothing sent; each message clears once its field is fixed."""
     page = e2e.page
     nb = open_notebook("e2e_studio.ipynb")
     nb.run_cell(0)
     page.locator(".vg-studio").wait_for(state="visible")
     before = e2e_sandbox.tasks_created
     pick_models(page, ["kling-v3-std-silent"])
+    generate = page.locator("button.vg-studio-generate")
+    assert generate.is_disabled()  # no prompt yet
 
-    page.locator("button.vg-studio-generate").click()
+    prompt = page.locator(".vg-studio-prompt textarea")
+    prompt.fill("x")
+    prompt.fill("")
     prompt_error = page.locator(".vg-studio-error-prompt")
     prompt_error.get_by_text("write a prompt").wait_for()
     e2e.step("empty-prompt")
 
-    page.locator(".vg-studio-prompt textarea").fill("a kite, e2e")
-    page.locator(".vg-studio-metadata textarea").fill('{"cfg_scale": 0.5,')
-    metadata_error = page.locator(".vg-studio-error-metadata")
-    metadata_error.get_by_text("not valid JSON").wait_for()
-    page.locator("button.vg-studio-generate").click()
-    # The click was handled (the prompt's message went) and the metadata one stays.
+    prompt.fill("a kite, e2e")
     page.wait_for_function(
         "() => document.querySelector('.vg-studio-error-prompt').textContent.trim() === ''"
     )
+    page.locator(".vg-studio-metadata textarea").fill('{"cfg_scale": 0.5,')
+    metadata_error = page.locator(".vg-studio-error-metadata")
+    metadata_error.get_by_text("not valid JSON").wait_for()
     e2e.step("bad-metadata")
-    assert "not valid JSON" in metadata_error.inner_text()
+    assert generate.is_disabled()
+    page.locator(".vg-studio-metadata textarea").fill('{"cfg_scale": 0.5}')
+    page.locator(".vg-studio-error-metadata").get_by_text("valid JSON").wait_for()
+
+    # What the form shows is what the kernel checks: a typed size that is no size.
+    size = page.locator(".vg-studio-size input")
+    size.fill("banana")
+    size_error = page.locator(".vg-studio-error-size")
+    size_error.get_by_text(re.compile("not a size|does not suit")).wait_for()
+    page.wait_for_function("() => document.querySelector('button.vg-studio-generate').disabled")
+    e2e.step("bad-size")
+    size.fill("16:9")
+    page.wait_for_function(
+        "() => document.querySelector('.vg-studio-error-size').textContent.trim() === ''"
+        " && !document.querySelector('button.vg-studio-generate').disabled"
+    )
     _ms, text = nb.run_cell(1)
     assert text.strip() == "launched 0 True", text
     assert e2e_sandbox.tasks_created == before
     assert page.locator(".vg-studio-output .vg-run-table").count() == 0
 
-    # The same form with valid JSON does launch: the checks above could have failed.
-    page.locator(".vg-studio-metadata textarea").fill('{"cfg_scale": 0.5}')
-    page.locator(".vg-studio-error-metadata").get_by_text("valid JSON").wait_for()
-    page.locator("button.vg-studio-generate").click()
+    # The fixed form does launch, once: Generate is disabled while the run works.
+    generate.click()
     wait_until(lambda: e2e_sandbox.tasks_created == before + 1, 30, "one task launched")
     page.locator(".vg-studio-output .vg-run-table").wait_for()
     e2e.step("fixed")

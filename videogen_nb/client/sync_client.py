@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..core.loops import running_on
+from ..core.request import VideoRequest
+from ..core.task import Result
 from ..dialects import Dialect
 from ..http.retry import RetryPolicy
 from ..run.lanes import DEFAULT_GATEWAY_CONCURRENCY, LaneSet
@@ -136,6 +138,7 @@ class Client:
         retry: RetryPolicy | None = None,
         max_download_bytes: int = 2 * 1024**3,
         verify_ssl: bool = True,
+        allow_private_downloads: bool | None = None,
         concurrency: int = DEFAULT_GATEWAY_CONCURRENCY,
         model_concurrency: int | Mapping[str, int] | None = None,
         max_tasks: int | None = None,
@@ -152,6 +155,7 @@ class Client:
             "retry": retry,
             "max_download_bytes": max_download_bytes,
             "verify_ssl": verify_ssl,
+            "allow_private_downloads": allow_private_downloads,
             "concurrency": concurrency,
             "model_concurrency": model_concurrency,
             "max_tasks": max_tasks,
@@ -226,16 +230,44 @@ class Client:
     retrieve = _blocking(AsyncClient.retrieve)
     wait = _blocking(AsyncClient.wait)
     download = _blocking(AsyncClient.download)
-    generate = _blocking(AsyncClient.generate)
+    _generate = _blocking(AsyncClient.generate)
     cancel = _blocking(AsyncClient.cancel)
     models = _blocking(AsyncClient.models)
     # Many tasks: start on the loop and return the live Run at once.
     run = _on_loop(AsyncClient.run)
     compare = _on_loop(AsyncClient.compare)
     resume = _on_loop(AsyncClient.resume)
+    remix = _on_loop(AsyncClient.remix)
     # What the journal knows (read on the loop's thread, where the journal is used).
     cached_result = _on_loop(AsyncClient.cached_result)
     typical_seconds = _on_loop(AsyncClient.typical_seconds)
+
+    def generate(
+        self,
+        request: VideoRequest,
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Result:
+        """Submit, wait and download in one call (see ``AsyncClient.generate``).
+
+        In a notebook the task shows as one live row of the run table while it works
+        (minutes on a real gateway); a script stays silent. Raises what stopped it.
+        """
+        if dest is not None or not _notebook_display():
+            return self._generate(request, force=force, timeout=timeout, dest=dest)
+        run = self.run([request], force=force, timeout=timeout, max_tasks=1)
+        run.show(view="table")
+        try:
+            run.wait()
+        except KeyboardInterrupt:
+            run.cancel()
+            raise
+        row = run.rows[0]
+        if row.error is not None:
+            raise row.error
+        return run.results[0]
 
     def close(self) -> None:
         """Close the HTTP session (and the journal, when the client opened it)."""
@@ -247,6 +279,16 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _notebook_display() -> bool:
+    """True inside a Jupyter kernel (an IPython shell with a front end to draw on)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 @atexit.register

@@ -4,7 +4,8 @@ The tree::
 
     VideoGenError                       every error this package raises on purpose
     ├── ValidationError                 bad input, caught before any request is sent (.field)
-    │   └── SpendingGuardError          a run asks for more tasks than ``max_tasks`` allows
+    │   ├── SpendingGuardError          a run asks for more tasks than ``max_tasks`` allows
+    │   └── NotSupportedError           the gateway's dialect has no such call (remix on unified)
     ├── APIError                        the gateway answered with an error (.status_code, .code, .message)
     │   ├── AuthenticationError         401 / 403
     │   ├── BadRequestError             400 / 404 / 422 (and other 4xx)
@@ -16,17 +17,24 @@ The tree::
     ├── TaskFailedError                 the task ended failed or cancelled (.task)
     ├── TaskTimeoutError                the task did not finish before its deadline (.task)
     ├── IllegalTransitionError          a journal write tried a state move core.states forbids (a bug)
+    ├── JournalConflictError            a journal write refused: another process holds the entry
+    │   ├── LeaseLostError              the entry's lease passed to another run (.entry_id, .owner)
+    │   └── TaskIdConflictError         a second task id for an entry that already has one (.entry_id)
     └── DownloadError                   the video could not be fetched or was refused (.url, .expired)
-        └── DownloadExpiredError        the video URL answered 403/404/410 (.status_code)
+        ├── DownloadExpiredError        the video URL answered 403/404/410 (.status_code)
+        └── DownloadTooSlowError        under the minimum throughput, or past the deadline (.limit)
 
 Every message quotes the gateway verbatim (any language) and never contains the API key:
 errors are built from response bodies, which the gateway controls, but the key only ever
-lives in the ``Authorization`` header, which no error reads.
+lives in the ``Authorization`` header, which no error reads. Gateway text is kept as a
+bounded excerpt (``core.excerpt``, 2,000 characters) that says when it was cut.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from .excerpt import CODE_LIMIT, excerpt
 
 if TYPE_CHECKING:
     from .states import EntryState
@@ -39,12 +47,17 @@ __all__ = [
     "BadRequestError",
     "DownloadError",
     "DownloadExpiredError",
+    "DownloadTooSlowError",
     "IllegalTransitionError",
+    "JournalConflictError",
+    "LeaseLostError",
+    "NotSupportedError",
     "RateLimitError",
     "ServerError",
     "SpendingGuardError",
     "SubmitOutcomeUnknownError",
     "TaskFailedError",
+    "TaskIdConflictError",
     "TaskTimeoutError",
     "ValidationError",
     "VideoGenError",
@@ -75,11 +88,20 @@ class SpendingGuardError(ValidationError):
     """A run would launch more tasks than its ``max_tasks`` allows."""
 
 
+class NotSupportedError(ValidationError):
+    """The dialect in use has no such call (``remix`` on the unified or kling dialect).
+
+    A ``ValidationError``: it is raised before any request, and ``field`` names what to
+    change (usually ``dialect``), so code that catches "refused before sending" catches it.
+    """
+
+
 class APIError(VideoGenError):
     """The gateway answered with an error status.
 
-    ``message`` is the gateway's own text, unchanged; ``code`` its error code when it sent one;
-    ``body`` the decoded (or raw text) response body for inspection.
+    ``message`` is the gateway's own text, unchanged up to 2,000 characters (a longer one
+    is cut and says so); ``code`` its error code when it sent one; ``body`` the decoded (or
+    raw text) response body for inspection.
     """
 
     def __init__(
@@ -91,11 +113,11 @@ class APIError(VideoGenError):
         body: Any = None,
         request_id: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = excerpt(message)
         self.status_code = status_code
-        self.code = code
+        self.code = None if code is None else excerpt(code, CODE_LIMIT)
         self.body = body
-        self.request_id = request_id
+        self.request_id = None if request_id is None else excerpt(request_id, CODE_LIMIT)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -136,7 +158,7 @@ class APIConnectionError(VideoGenError):
     """
 
     def __init__(self, message: str, *, transient: bool = True, attempts: int = 1) -> None:
-        self.message = message
+        self.message = excerpt(message)
         self.transient = transient
         self.attempts = attempts
         super().__init__(self._describe())
@@ -164,7 +186,7 @@ class TaskFailedError(VideoGenError):
 
     def __init__(self, task: Task) -> None:
         self.task = task
-        reason = task.error or "no reason given"
+        reason = excerpt(task.error) if task.error else "no reason given"
         super().__init__(f"task {task.id} {task.status.value}: {reason}")
 
 
@@ -189,6 +211,41 @@ class IllegalTransitionError(VideoGenError):
         self.entry_id = entry_id
         self.old = old
         self.new = new
+
+
+class JournalConflictError(VideoGenError):
+    """A journal write was refused because it would undo what another run (or process)
+    already recorded for the entry. Nothing was written."""
+
+    def __init__(self, entry_id: int, message: str) -> None:
+        super().__init__(f"journal entry {entry_id}: {message}")
+        self.entry_id = entry_id
+
+
+class LeaseLostError(JournalConflictError):
+    """The entry now belongs to another run (a ``resume()`` took it over): this run must
+    not send its POST, or it could pay twice."""
+
+    def __init__(self, entry_id: int, owner: str | None, holder: str | None) -> None:
+        super().__init__(
+            entry_id, f"held by run {holder!r}, not by run {owner!r}; this run leaves it alone"
+        )
+        self.owner = owner
+        self.holder = holder
+
+
+class TaskIdConflictError(JournalConflictError):
+    """A submit answered with a task id other than the one the journal already holds for
+    the entry: the journal keeps the first (the gateway made it, and may bill it)."""
+
+    def __init__(self, entry_id: int, kept: str, refused: str) -> None:
+        super().__init__(
+            entry_id,
+            f"already has task {kept!r}; refused to replace it with task {refused!r} "
+            "(a second submit of one entry: check the gateway for the extra task)",
+        )
+        self.kept = kept
+        self.refused = refused
 
 
 class DownloadError(VideoGenError):
@@ -216,6 +273,22 @@ class DownloadExpiredError(DownloadError):
 
     def __init__(self, message: str, *, url: str | None = None, status_code: int) -> None:
         self.status_code = status_code
+        super().__init__(message, url=url)
+
+
+class DownloadTooSlowError(DownloadError):
+    """The transfer went under the minimum throughput, or past its overall deadline.
+
+    ``limit`` says which: ``"throughput"`` (too few bytes over the last window) or
+    ``"deadline"`` (the whole download took longer than its size allows). A trickling
+    server would otherwise hold a download for good, since each chunk restarts the read
+    timeout.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, limit: Literal["throughput", "deadline"]
+    ) -> None:
+        self.limit = limit
         super().__init__(message, url=url)
 
 

@@ -8,7 +8,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import media
+from .checks import require_utf8
 from .errors import ValidationError
+from .text import shorten
 
 __all__ = ["FrozenMapping", "shorten_media", "thaw"]
 
@@ -83,9 +85,51 @@ class FrozenMapping(Mapping[str, Any]):
         return thawed
 
 
-def _freeze_json(value: Any, path: str) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
+#: the deepest nesting a JSON value in a request may have (deeper is a mistake, or an attack)
+MAX_JSON_DEPTH = 64
+#: the most values (objects, lists, strings, numbers, ...) one mapping may hold in all
+MAX_JSON_VALUES = 100_000
+#: the most characters (keys and strings) a mapping may hold; extra_body may carry images
+MAX_JSON_CHARS = {"metadata": 1_000_000}
+_DEFAULT_MAX_CHARS = 64 * 1024 * 1024
+
+
+class _Budget:
+    """What one mapping may still hold, so a huge or deep value stops early and clearly."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.values = 0
+        self.chars = 0
+        self.max_chars = MAX_JSON_CHARS.get(field, _DEFAULT_MAX_CHARS)
+
+    def take(self, path: str, depth: int, chars: int = 0) -> None:
+        self.values += 1
+        self.chars += chars
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError(
+                self.field,
+                f"is nested more than {MAX_JSON_DEPTH} levels deep (at {shorten(path, 200)}); "
+                "flatten it",
+            )
+        if self.values > MAX_JSON_VALUES:
+            raise ValidationError(
+                self.field, f"holds more than {MAX_JSON_VALUES:,} values; send less"
+            )
+        if self.chars > self.max_chars:
+            raise ValidationError(
+                self.field,
+                f"holds more than {self.max_chars:,} characters of keys and text; send less",
+            )
+
+
+def _freeze_json(value: Any, path: str, budget: _Budget | None = None, depth: int = 0) -> Any:
+    budget = budget or _Budget(path)
+    budget.take(path, depth, len(value) if isinstance(value, str) else 0)
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, str):
+        return require_utf8(value, path)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValidationError(path, f"{value!r} is not valid JSON; use a finite number")
@@ -97,10 +141,14 @@ def _freeze_json(value: Any, path: str) -> Any:
                 raise ValidationError(
                     path, f"keys must be strings, got {key!r} ({type(key).__name__})"
                 )
-            items[key] = _freeze_json(item, f"{path}[{key!r}]")
+            budget.take(path, depth, len(key))
+            require_utf8(key, f"{path} key {shorten(repr(key), 60)}")
+            items[key] = _freeze_json(item, f"{path}[{key!r}]", budget, depth + 1)
         return FrozenMapping(items)
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze_json(item, f"{path}[{i}]") for i, item in enumerate(value))
+        return tuple(
+            _freeze_json(item, f"{path}[{i}]", budget, depth + 1) for i, item in enumerate(value)
+        )
     raise ValidationError(
         path,
         f"a {type(value).__name__} is not JSON-serialisable; use str, int, float, bool, "

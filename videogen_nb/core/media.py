@@ -19,10 +19,12 @@ import io
 import os
 import pathlib
 import re
+import stat
 import sys
 import urllib.parse
 from typing import Any
 
+from .checks import require_utf8
 from .errors import ValidationError
 from .text import shorten
 
@@ -180,7 +182,7 @@ def normalize_media(value: Any, field: str, *, max_bytes: int | None = None) -> 
 
 
 def _from_string(value: str, field: str, limit: int) -> str:
-    text = value.strip()
+    text = require_utf8(value.strip(), field)
     if not text:
         raise ValidationError(field, f"is empty; {_ACCEPTED}")
     if is_url(text):
@@ -243,36 +245,72 @@ def _from_base64(text: str, field: str, limit: int) -> str:
 
 
 def _existing_file(text: str) -> pathlib.Path | None:
+    """The path ``text`` names when something exists there (a file, or a directory, device
+    or pipe that ``_from_path`` then refuses by name), else None."""
     if len(text) > 4096 or "\n" in text:
         return None
     try:
         path = pathlib.Path(text).expanduser()
-        return path if path.is_file() else None
-    except (OSError, ValueError):
-        # Long base64 strings make stat() fail with ENAMETOOLONG; NUL bytes raise ValueError.
+        return path if path.exists() else None
+    except (OSError, ValueError, RuntimeError):
+        # Long base64 strings make stat() fail with ENAMETOOLONG; NUL bytes raise ValueError;
+        # an unknown ~user raises RuntimeError.
         return None
 
 
 def _from_path(path: pathlib.Path, field: str, limit: int) -> str:
     path = path.expanduser()
     try:
-        if path.is_dir():
-            raise ValidationError(field, f"{str(path)!r} is a directory, not an image file")
-        size = path.stat().st_size
+        data = _read_regular_file(path, field, limit)
     except FileNotFoundError:
         raise ValidationError(
             field, f"no such file: {str(path)!r}; check the path, or {_ACCEPTED}"
         ) from None
     except OSError as exc:
         raise ValidationError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    # Check the size before reading so that a huge file is never loaded into memory.
-    if size > limit:
-        raise ValidationError(field, _too_big(f"the file {str(path)!r}", size, limit))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValidationError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     return _to_data_uri(data, field, limit, what=f"the file {str(path)!r}")
+
+
+def _read_regular_file(path: pathlib.Path, field: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file at ``path``, else ``ValidationError``.
+
+    Only a regular file is read: ``/dev/zero`` never ends and a named pipe with no writer
+    never answers. The kind is checked before opening (``stat`` neither reads nor blocks),
+    the file is opened non-blocking and checked again on the open descriptor (it may have
+    been swapped in between), and the read stops one byte past the limit, so a file that
+    grows after the check is never loaded whole.
+    """
+    _require_regular(os.stat(path).st_mode, path, field)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        _require_regular(info.st_mode, path, field)
+        # Check the size before reading so that a huge file is never loaded into memory.
+        if info.st_size > limit:
+            raise ValidationError(field, _too_big(f"the file {str(path)!r}", info.st_size, limit))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError(field, _too_big(f"the file {str(path)!r}", len(data), limit))
+    return data
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _require_regular(mode: int, path: pathlib.Path, field: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise ValidationError(
+        field, f"{str(path)!r} is {kind}, not an image file; give the path of a regular file"
+    )
 
 
 def _to_data_uri(data: bytes, field: str, limit: int, *, what: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from . import geometry, media
+from .checks import require_utf8
 from .errors import ValidationError
 from .frozen import FrozenMapping, shorten_media, thaw
 
@@ -75,7 +76,7 @@ def _text(value: Any, field: str) -> str | None:
         raise ValidationError(field, f"must be a string, got {type(value).__name__}")
     if not value.strip():
         raise ValidationError(field, "is empty; give some text or leave it out")
-    return value
+    return require_utf8(value, field)
 
 
 def _model(value: Any) -> str:
@@ -83,7 +84,7 @@ def _model(value: Any) -> str:
         raise ValidationError(
             "model", f"must be a non-empty model name such as 'kling-v2-5-turbo', got {value!r}"
         )
-    return value.strip()
+    return require_utf8(value.strip(), "model")
 
 
 def _media_one(value: Any, field: str) -> str | None:
@@ -278,6 +279,10 @@ def _extra_body(value: Any) -> FrozenMapping | None:
     return _json_object(value, "extra_body")
 
 
+def _remix_of(value: Any) -> str | None:
+    return _text(value, "remix_of")
+
+
 # ---- the request -----------------------------------------------------------------------
 
 
@@ -339,6 +344,9 @@ class VideoRequest:
     user: str | None = attrs.field(default=None, converter=_user)
     metadata: FrozenMapping | None = attrs.field(default=None, converter=_metadata)
     extra_body: FrozenMapping | None = attrs.field(default=None, converter=_extra_body)
+    #: the id of the finished task this request remixes (set by ``client.remix``; the
+    #: journal's record of the request keeps the origin)
+    remix_of: str | None = attrs.field(default=None, converter=_remix_of)
 
     def __init__(self, **fields: Any) -> None:
         # A hand-written __init__ so that a misspelt keyword becomes a ValidationError that

@@ -15,13 +15,26 @@ of the host.
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from yarl import URL
 
 from .errors import ValidationError
 from .wire import API_PREFIX
 
-__all__ = ["gateway_root", "is_loopback_host", "is_same_origin", "normalize_base_url", "redact_url"]
+__all__ = [
+    "ALLOW_PRIVATE_DOWNLOADS_ENV",
+    "METADATA_HOSTNAMES",
+    "address_risk",
+    "allow_private_downloads_from_env",
+    "gateway_root",
+    "host_risk",
+    "is_loopback_host",
+    "is_same_origin",
+    "normalize_base_url",
+    "redact_url",
+    "refusal_message",
+]
 
 
 def redact_url(url: str) -> str:
@@ -139,3 +152,110 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+# -- where a download may go ------------------------------------------------------------
+#
+# A gateway names the URL its video is at, and the toolkit GETs it (no key goes along, but
+# the request happens). A hostile or confused gateway could point that GET at the cloud
+# metadata service (169.254.169.254) or at the user's private network. So a URL on another
+# host than the gateway is refused when it lands in a link-local range (always), and in a
+# private range when the gateway itself is on the public internet (a gateway on a private
+# network has its CDN there too, so that case stays allowed). The rules are pure: the
+# transport resolves the names and passes the addresses in.
+
+#: set to 1/true/yes to allow downloads (and ``<video src>``) into private networks
+ALLOW_PRIVATE_DOWNLOADS_ENV = "VIDEOGEN_ALLOW_PRIVATE_DOWNLOADS"
+
+#: names of cloud metadata services, refused like the link-local range they live in
+METADATA_HOSTNAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.azure.internal",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+
+#: metadata services outside 169.254/16 (Alibaba Cloud's; AWS's IPv6 one is in fc00::/7)
+_METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("100.100.100.200"), ipaddress.ip_address("fd00:ec2::254")}
+)
+#: carrier-grade NAT space: not "private" to Python, but not the public internet either
+_SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")
+
+
+def allow_private_downloads_from_env() -> bool:
+    """True when ``VIDEOGEN_ALLOW_PRIVATE_DOWNLOADS`` is set to 1, true or yes."""
+    value = os.environ.get(ALLOW_PRIVATE_DOWNLOADS_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def address_risk(address: str) -> str | None:
+    """``"link-local"``, ``"private"`` or None (public) for an IP address.
+
+    Link-local covers 169.254/16, fe80::/10 and the metadata addresses; private covers
+    10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, loopback and the unspecified address
+    (``0.0.0.0`` reaches this machine). An IPv4 address inside IPv6 (``::ffff:a.b.c.d``) is
+    judged as the IPv4 one.
+
+    >>> address_risk("169.254.169.254"), address_risk("::ffff:10.0.0.1"), address_risk("8.8.8.8")
+    ('link-local', 'private', None)
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            ip = embedded
+    if ip.is_link_local or ip in _METADATA_ADDRESSES:
+        return "link-local"
+    if (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED_SPACE)
+    ):
+        return "private"
+    return None
+
+
+def host_risk(host: str | None) -> str | None:
+    """:func:`address_risk` of a host written as an IP address or a known local name
+    (``localhost``, a metadata service name); None for any other name (resolve it first).
+
+    >>> host_risk("metadata.google.internal"), host_risk("localhost"), host_risk("cdn.example")
+    ('link-local', 'private', None)
+    """
+    if not host:
+        return None
+    name = host.strip("[]").lower().rstrip(".")
+    if name in METADATA_HOSTNAMES:
+        return "link-local"
+    if is_loopback_host(name):
+        return "private"
+    return address_risk(name)
+
+
+def refusal_message(url: str, risk: str, address: str | None = None) -> str:
+    """Why a download from ``url`` was refused, naming its host and the setting to allow it."""
+    try:
+        host = URL(url).host or "?"
+    except (TypeError, ValueError):
+        host = "?"
+    where = f"{host} ({address})" if address and address != host else host
+    if risk == "link-local":
+        return (
+            f"refused to download {redact_url(url)}: {where} is a link-local address "
+            "(the range of cloud metadata services), on another host than the gateway; "
+            "such downloads are never made"
+        )
+    return (
+        f"refused to download {redact_url(url)}: {where} is on a private network, on "
+        "another host than the gateway, which is on the public internet; to allow it pass "
+        f"allow_private_downloads=True to the client or set {ALLOW_PRIVATE_DOWNLOADS_ENV}=1"
+    )

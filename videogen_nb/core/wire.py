@@ -10,7 +10,10 @@ __all__ = [
     "API_PREFIX",
     "CONTENT_SUFFIX",
     "IDEMPOTENCY_KEY_HEADER",
+    "OPENROUTER_MODELS",
+    "OPENROUTER_VIDEOS",
     "POLL_AFTER_HEADER",
+    "REMIX_SUFFIX",
     "ROUTE_GENERATIONS",
     "ROUTE_MODELS",
     "ROUTE_VIDEOS",
@@ -21,5 +24,10 @@ ROUTE_GENERATIONS = "/v1/video/generations"
 ROUTE_VIDEOS = "/v1/videos"
 ROUTE_MODELS = "/v1/models"
 CONTENT_SUFFIX = "/content"
+#: ``POST /v1/videos/{id}/remix``: a new task from a finished one and a new prompt
+REMIX_SUFFIX = "/remix"
+#: OpenRouter's video API, under the origin (``https://openrouter.ai``), not under ``/v1``
+OPENROUTER_VIDEOS = "/api/v1/videos"
+OPENROUTER_MODELS = "/api/v1/videos/models"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 POLL_AFTER_HEADER = "openai-poll-after-ms"

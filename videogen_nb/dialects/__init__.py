@@ -1,14 +1,16 @@
 """Wire formats; import only core/: how a ``VideoRequest`` goes out and how any task response comes back.
 
-Three dialects encode requests (``get_dialect(name, **options)``):
+Four dialects encode requests (``get_dialect(name, **options)``):
 
 - ``"unified"`` (default): ``POST /v1/video/generations`` as new-api and its forks read it;
   fields new-api ignores are folded into ``metadata``.
 - ``"openai"``: ``POST /v1/videos`` (JSON, or multipart for a local reference image).
 - ``"kling"``: uniall-style Kling (``aspect_ratio``, string ``duration``, ``extra_body``).
+- ``"openrouter"``: OpenRouter's ``POST /api/v1/videos`` and its ``polling_url``.
 
-``"auto"`` is not a dialect but a client behaviour: the client speaks unified and switches
-to openai when ``/v1/video/generations`` answers 404/405.
+``"auto"`` is not a dialect but a client behaviour: the client speaks unified and, while
+a submit route answers 404/405 (nothing was created), moves along ``AUTO_ORDER`` (unified,
+then openai's ``/v1/videos``, then OpenRouter's ``/api/v1/videos``): ``auto_fallback``.
 
 One decoder (``decode``, with the value readers of ``readers``) reads the answers of all of
 them into a ``Task``.
@@ -34,16 +36,21 @@ from .decode import (
 )
 from .kling import KlingDialect
 from .openai import OpenAIDialect
+from .openrouter import OpenRouterDialect
 from .unified import UnifiedDialect
 
 __all__ = [
+    "AUTO_ORDER",
     "DIALECT_NAMES",
     "Dialect",
     "FormPart",
     "KlingDialect",
     "OpenAIDialect",
+    "OpenRouterDialect",
     "UnifiedDialect",
     "WireRequest",
+    "auto_fallback",
+    "bind_base",
     "decode_error",
     "decode_models",
     "decode_task",
@@ -57,6 +64,7 @@ _DIALECTS: dict[str, type[Dialect]] = {
     UnifiedDialect.name: UnifiedDialect,
     OpenAIDialect.name: OpenAIDialect,
     KlingDialect.name: KlingDialect,
+    OpenRouterDialect.name: OpenRouterDialect,
 }
 
 #: the names ``get_dialect`` accepts, the default first
@@ -80,3 +88,35 @@ def get_dialect(name: str, **options: Any) -> Dialect:
         return cls(**options)
     except TypeError as exc:
         raise ValidationError("dialect", f"bad option for the {key} dialect: {exc}") from None
+
+
+#: the dialects ``dialect="auto"`` tries, in order, while a submit route is missing
+AUTO_ORDER: tuple[str, ...] = ("unified", "openai", "openrouter")
+
+
+def bind_base(dialect: Dialect, base_url: str) -> Dialect:
+    """``dialect`` fitted to the gateway's ``base_url`` (OpenRouter's routes depend on
+    whether the base already ends in ``/api``); other dialects are returned as they are."""
+    if isinstance(dialect, OpenRouterDialect):
+        dialect.bind_base(base_url)
+    return dialect
+
+
+def auto_fallback(current: Dialect, base_url: str) -> Dialect | None:
+    """The dialect ``"auto"`` tries after ``current``'s submit route answered 404/405, or
+    None when there is none left (a missing route created nothing, so trying the next one
+    cannot pay twice).
+
+    >>> auto_fallback(get_dialect("unified"), "http://gw.example").name
+    'openai'
+    >>> auto_fallback(get_dialect("openai"), "http://gw.example").name
+    'openrouter'
+    >>> auto_fallback(get_dialect("openrouter"), "http://gw.example") is None
+    True
+    """
+    if current.name not in AUTO_ORDER:
+        return None
+    following = AUTO_ORDER[AUTO_ORDER.index(current.name) + 1 :]
+    if not following:
+        return None
+    return bind_base(get_dialect(following[0]), base_url)

@@ -19,12 +19,20 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..core import wire
-from ..core.errors import ValidationError
+from ..core.errors import NotSupportedError, ValidationError
 
 if TYPE_CHECKING:
     from ..core.request import VideoRequest
+    from ..core.task import Task
 
-__all__ = ["Dialect", "FormPart", "GenerationsRouteDialect", "WireRequest"]
+__all__ = [
+    "Dialect",
+    "FormPart",
+    "GenerationsRouteDialect",
+    "WireRequest",
+    "is_dot_segment",
+    "quote_id",
+]
 
 
 def _check_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -117,6 +125,28 @@ class Dialect(abc.ABC):
     def build_cancel(self, task_id: str) -> WireRequest | None:
         """The call that cancels a running task, or None when the gateways offer none."""
 
+    #: whether ``build_submit`` can send a remix (``VideoRequest.remix_of``)
+    supports_remix: bool = False
+
+    def check_remix(self) -> None:
+        """Raise ``NotSupportedError`` when this dialect has no remix call."""
+        if not self.supports_remix:
+            raise NotSupportedError(
+                "dialect",
+                f"the {self.name} dialect has no remix call; remix needs an OpenAI-style "
+                "gateway (dialect='openai': POST /v1/videos/{id}/remix, which new-api, "
+                "LiteLLM and OpenAI serve)",
+            )
+
+    def models_path(self) -> str:
+        """The GET route that lists the gateway's models."""
+        return wire.ROUTE_MODELS
+
+    def accepted(self, task: Task, base_url: str) -> None:
+        """Learn what a submit answer says about polling ``task`` (OpenRouter names a
+        ``polling_url``); most dialects route by the id alone and ignore it."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -151,11 +181,27 @@ def quote_id(task_id: str) -> str:
     """``task_id`` as one URL path segment.
 
     IDs are opaque (LiteLLM packs base64 with ``/`` and ``=`` into them), so everything but
-    unreserved characters is escaped.
+    unreserved characters is escaped (``/``, ``?``, ``#`` and ``%`` included). ``.`` and
+    ``..`` are refused: URL normalisation resolves them away whatever their encoding, so
+    they would poll another route.
+
+    >>> quote_id("abc/def=?#%")
+    'abc%2Fdef%3D%3F%23%25'
     """
     if not isinstance(task_id, str) or not task_id.strip():
         raise ValidationError("task_id", f"must be a non-empty string, got {task_id!r}")
+    if is_dot_segment(task_id):
+        raise ValidationError(
+            "task_id",
+            f"{task_id!r} cannot be one URL path segment (it names the route above it); "
+            "no route can poll, download or cancel such a task",
+        )
     return urllib.parse.quote(task_id, safe="")
+
+
+def is_dot_segment(task_id: str) -> bool:
+    """True for ``.`` and ``..``: ids that URL normalisation would resolve away."""
+    return task_id in (".", "..")
 
 
 def compact(mapping: Mapping[str, Any]) -> dict[str, Any]:

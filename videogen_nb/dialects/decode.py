@@ -38,7 +38,9 @@ from ..core.errors import (
     BadRequestError,
     api_error_for_status,
 )
+from ..core.excerpt import CODE_LIMIT, excerpt
 from ..core.task import Task, TaskStatus
+from .base import is_dot_segment
 from .headers import parse_poll_after
 from .headers import parse_retry_after as _parse_retry_after
 from .readers import (
@@ -87,6 +89,8 @@ _STATUS_OF: dict[str, TaskStatus] = {
 
 _STATUS_KEYS = ("status", "task_status", "state")
 _ID_KEYS = ("task_id", "id")
+#: response headers worth keeping on ``Task.raw["_headers"]`` (new-api's price multipliers)
+KEPT_HEADERS = ("X-New-Api-Other-Ratios",)
 #: ``code`` values that mean "this wrapper carries a result", not an error
 _OK_CODES = frozenset({"", "0", "200", "success", "ok", "succeed", "succeeded"})
 #: statuses that new-api's task error codes imply when they arrive under HTTP 200
@@ -195,7 +199,8 @@ def _failure(node: dict[str, Any]) -> tuple[str | None, str | None]:
         if text is not None and usable_url(text) is None:
             message = text
     if code is None:
-        code = text_of(node.get("error_code"))
+        # new-api's task object keeps the vendor's code under ``async`` on newer versions
+        code = text_of(node.get("error_code")) or text_of(dig(node, ("async", "error_code")))
     return message, code
 
 
@@ -361,7 +366,8 @@ def decode_task(
 
     ``task_id`` is the id that was polled (used when the body names none); ``status_code``
     the HTTP status the body came with (used when an error envelope arrives under 2xx).
-    ``raw`` on the task is the parsed body.
+    ``raw`` on the task is the parsed body; the response headers named in ``KEPT_HEADERS``
+    (``X-New-Api-Other-Ratios``, for the cost of a task) are added under ``raw["_headers"]``.
 
     >>> decode_task({"code": "success", "message": "", "data": {"task_id": "task_1",
     ...     "status": "SUCCESS", "progress": "100%", "result_url": "https://cdn.example/v.mp4"}})
@@ -369,9 +375,15 @@ def decode_task(
     """
     parsed = load_json(body)
     node = _task_node(parsed, headers, status_code)
-    ident = first_of(node, _ID_KEYS, text_of) or text_of(task_id)
+    ident = _identity(node, task_id)
     if ident is None:
         raise APIConnectionError(f"the gateway's task answer names no task id: {quote(parsed)}")
+    if is_dot_segment(ident) and (task_id is None or is_dot_segment(task_id)):
+        # on a submit the answer's id routes every later call (a poll keeps the id it asked)
+        raise APIConnectionError(
+            f"the gateway's task answer names the task id {ident!r}, which cannot be one URL "
+            f"path segment, so the task cannot be polled: {quote(parsed)}"
+        )
     status_text = first_of(node, _STATUS_KEYS, text_of)
     progress = progress_of(node.get("progress"))
     status = _status(status_text, progress)
@@ -383,6 +395,9 @@ def decode_task(
             progress = 100
     elif status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
         error, error_code = _failure(node)
+        # a gateway's reason can be megabytes: keep a bounded excerpt that says it was cut
+        error = None if error is None else excerpt(error)
+        error_code = None if error_code is None else excerpt(error_code, CODE_LIMIT)
     return Task(
         id=ident,
         status=status,
@@ -396,8 +411,28 @@ def decode_task(
         expires_at=first_of(node, _EXPIRES_KEYS, epoch_of),
         poll_after=parse_poll_after(headers),
         status_text=status_text,
-        raw=parsed,
+        raw=_with_kept_headers(parsed, headers),
     )
+
+
+def _identity(node: dict[str, Any], task_id: str | None) -> str | None:
+    """The task's id: a string ``task_id``/``id`` of the answer, else the id that was asked
+    for. An INTEGER ``id`` is new-api's database row (its task object), never the task's id,
+    so it is the last resort of an answer that names nothing else."""
+    for key in _ID_KEYS:
+        value = node.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return text_of(task_id) or first_of(node, _ID_KEYS, text_of)
+
+
+def _with_kept_headers(parsed: Any, headers: Mapping[str, str] | None) -> Any:
+    """``parsed``, plus ``"_headers"`` holding the ``KEPT_HEADERS`` the answer carried (a
+    copy: the body itself is untouched)."""
+    kept = {name: value for name in KEPT_HEADERS if (value := header(headers, name))}
+    if not kept or not isinstance(parsed, dict):
+        return parsed
+    return {**parsed, "_headers": kept}
 
 
 def _task_node(

@@ -24,6 +24,11 @@ field and the allowed sizes before anything is sent: ``aspect_ratio="1:1"`` woul
 go out as ``1024x1024``, which OpenAI refuses. Other models' sizes go as asked (gateways
 serve models whose sizes no table here knows).
 
+Remix is ``POST /v1/videos/{id}/remix`` with the new ``prompt`` (OpenAI's remix body;
+new-api and LiteLLM serve it too): a request whose ``remix_of`` names the finished origin
+task goes there instead of ``/v1/videos``. ``metadata`` and ``extra_body`` ride along as
+they do on a submit; any other field has no place in a remix and raises ``ValidationError``.
+
 Cancel is ``DELETE /v1/videos/{id}``: OpenAI-style servers offer no separate cancel, and
 deleting the video job is what stops it (a server may refuse it for a running job; the
 client reports that answer). Only send it for tasks that are not terminal: on a finished
@@ -87,13 +92,14 @@ _FOLDABLE = (
 class OpenAIDialect(Dialect):
     """``POST /v1/videos`` (JSON, or multipart for a local reference image).
 
-    >>> from videogen_nb.request import VideoRequest
+    >>> from videogen_nb.core.request import VideoRequest
     >>> OpenAIDialect().build_submit(
     ...     VideoRequest(model="sora-2", prompt="a boat", duration=8, aspect_ratio="9:16")).json
     {'model': 'sora-2', 'prompt': 'a boat', 'seconds': '8', 'size': '720x1280'}
     """
 
     name = "openai"
+    supports_remix = True
 
     def __init__(
         self, *, top_level: Iterable[str] = (), ratio_sizes: Mapping[str, str] | None = None
@@ -169,7 +175,10 @@ class OpenAIDialect(Dialect):
         return candidates[0] if candidates else None
 
     def build_submit(self, req: VideoRequest) -> WireRequest:
-        """JSON, or multipart when the reference image is a data URI (see module docstring)."""
+        """JSON, or multipart when the reference image is a data URI (see module docstring);
+        a remix (``req.remix_of``) goes to ``POST /v1/videos/{origin}/remix``."""
+        if req.remix_of is not None:
+            return self.build_remix(req)
         fields = req.to_dict()
         size, used = self._size(fields)
         self._check_openai_size(fields.get("model"), size, used, fields)
@@ -211,6 +220,32 @@ class OpenAIDialect(Dialect):
             )
         )
         return WireRequest(method="POST", path=wire.ROUTE_VIDEOS, form=parts)
+
+    def build_remix(self, req: VideoRequest) -> WireRequest:
+        """``POST /v1/videos/{req.remix_of}/remix`` with ``{"prompt": ...}`` (see module docstring).
+
+        >>> from videogen_nb.core.request import VideoRequest
+        >>> OpenAIDialect().build_remix(
+        ...     VideoRequest(model="sora-2", prompt="now at night", remix_of="video_1"))
+        WireRequest(method='POST', path='/v1/videos/video_1/remix', json={'prompt': 'now at night'}, form=None)
+        """
+        fields = req.to_dict()
+        origin = fields.pop("remix_of", None)
+        if origin is None:
+            raise ValidationError("remix_of", "name the finished task to remix")
+        extra = sorted(set(fields) - {"model", "prompt", "metadata", "extra_body"})
+        if extra:
+            raise ValidationError(
+                extra[0],
+                f"a remix takes only prompt (plus metadata/extra_body); {', '.join(extra)} "
+                "cannot change in a remix: generate a new video instead",
+            )
+        body: dict[str, Any] = compact({"prompt": fields.get("prompt")})
+        if fields.get("metadata"):
+            body["metadata"] = fields["metadata"]
+        body.update(compact(fields.get("extra_body") or {}))
+        path = f"{wire.ROUTE_VIDEOS}/{quote_id(origin)}{wire.REMIX_SUFFIX}"
+        return WireRequest(method="POST", path=path, json=body)
 
     def poll_paths(self, task_id: str) -> list[str]:
         """``/v1/videos/{id}``."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import math
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -121,8 +122,8 @@ def progress_of(value: Any) -> int | None:
         number, percent = value, False
     else:
         return None
-    if number != number:  # NaN
-        return None
+    if isinstance(number, float) and not math.isfinite(number):
+        return None  # NaN or infinity (JSON's 1e400 parses to inf): not reported
     if isinstance(number, float) and not percent and 0.0 <= number <= 1.0:
         number *= 100
     return max(0, min(100, round(number)))
@@ -134,7 +135,7 @@ def epoch_of(value: Any) -> float | None:
         return None
     number: float | None = None
     if isinstance(value, (int, float)):
-        number = float(value)
+        number = _as_float(value)
     elif isinstance(value, str) and value.strip():
         text = value.strip()
         try:
@@ -147,10 +148,18 @@ def epoch_of(value: Any) -> float | None:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=datetime.timezone.utc)
             return parsed.timestamp()
-    if number is None or number != number or number <= 0:
-        return None  # new-api sends 0 for "not yet"
+    if number is None or not math.isfinite(number) or number <= 0:
+        return None  # new-api sends 0 for "not yet"; NaN and infinities are not reported
     # 1e11 s is the year 5138 while 1e11 ms is 1973: anything larger is milliseconds.
     return number / 1000.0 if number > 1e11 else number
+
+
+def _as_float(value: int | float) -> float | None:
+    """``value`` as a float; None for an int too large for one (``10**400`` is valid JSON)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def first_of(node: dict[str, Any], keys: Iterable[str], reader: Callable[[Any], Any]) -> Any:

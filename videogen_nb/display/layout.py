@@ -14,6 +14,7 @@ import hashlib
 import json
 import pathlib
 import random
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ import attrs
 from ..core.errors import ValidationError
 from ..core.request import VideoRequest
 from ..core.task import Result
+from ..core.text import shorten
 from ..insight.probe import video_fps
 from .video import caption_fields, error_text, safe_url, video_mime
 
@@ -37,6 +39,7 @@ __all__ = [
     "column_letter",
     "file_info",
     "probe_fps",
+    "row_permutation",
 ]
 
 #: Files larger than this are not streamed to the browser (the cell shows the path instead).
@@ -129,9 +132,11 @@ def build_layout(
 ) -> GridLayout:
     """Place ``results`` on a grid of ``rows`` x ``cols`` request fields.
 
-    Rows and columns keep the order in which their values first appear, except that a blind
-    grid shuffles its columns with ``blind_seed`` (the same columns always get the same
-    order). When two results would share a cell (the same prompt and model with two seeds),
+    Rows and columns keep the order in which their values first appear, except in a blind
+    grid: there each row has its own order of the columns (a permutation drawn from
+    ``blind_seed`` and the row, so the same grid always gets the same orders), and the
+    columns are plain slots labelled A, B, C, so recognising one row's video tells nothing
+    about another row. When two results would share a cell (the same prompt and model with two seeds),
     the rows are split by the first field that tells them apart (seed, then duration, ...).
     """
     row_fields = check_fields(rows, "rows")
@@ -177,18 +182,34 @@ def build_layout(
         col_keys.setdefault(ck, _label(result, col_fields))
         placed.append((rk, ck))
 
-    col_order = list(col_keys)
+    col_index = {k: i for i, k in enumerate(col_keys)}
+    col_axis: tuple[tuple[str, str], ...] = tuple(col_keys.items())
+    positions = [(row_index[rk], col_index[ck]) for rk, ck in placed]
     if blind:
-        col_order = sorted(col_order)
-        random.Random(blind_seed).shuffle(col_order)
-    col_index = {k: i for i, k in enumerate(col_order)}
+        # Sorted first, so the input order of the results does not change the orders.
+        canonical = {k: i for i, k in enumerate(sorted(col_keys))}
+        perms = {rk: row_permutation(blind_seed, rk, len(col_keys)) for rk in row_index}
+        positions = [(row_index[rk], perms[rk][canonical[ck]]) for rk, ck in placed]
+        col_axis = tuple((f"slot{n}", column_letter(n)) for n in range(len(col_keys)))
     return GridLayout(
         row_fields=row_fields,
         col_fields=col_fields,
         rows=tuple(row_list),
-        cols=tuple((k, col_keys[k]) for k in col_order),
-        positions=tuple((row_index[rk], col_index[ck]) for rk, ck in placed),
+        cols=col_axis,
+        positions=tuple(positions),
     )
+
+
+def row_permutation(seed: int, row_key: str, n: int) -> list[int]:
+    """Where each of ``n`` columns goes in one row of a blind grid (stable for a seed and a
+    row; different rows get independent orders).
+
+    >>> sorted(row_permutation(3, "a dog", 4))
+    [0, 1, 2, 3]
+    """
+    order = list(range(n))
+    random.Random(f"{seed}|{row_key}").shuffle(order)
+    return order
 
 
 def file_info(path: pathlib.Path) -> tuple[int, str] | None:
@@ -224,7 +245,6 @@ def cell_states(
     hidden = set(hide)
     cells = []
     for i, (result, (r, c)) in enumerate(zip(results, layout.positions, strict=True)):
-        caption = [[k, v] for k, v in caption_fields(result).items() if k not in hidden]
         status = result.status
         if result.ok:
             state = "ready"
@@ -234,6 +254,10 @@ def cell_states(
             state = "ready"  # completed but not downloaded: playable from its URL
         else:
             state = "pending"
+        # "made in 25.9 s" is how long a video took; a failure made nothing.
+        drop = hidden | ({"time"} if state == "failed" else set())
+        caption = [[k, v] for k, v in caption_fields(result).items() if k not in drop]
+        error = error_text(result)
         cell: dict[str, Any] = {
             "i": i,
             "r": r,
@@ -241,7 +265,8 @@ def cell_states(
             "state": state,
             "status": status,
             "caption": caption,
-            "error": error_text(result),
+            "error": error,
+            "reason": failure_summary(result) if error else None,
             "video": "none",
             "src": None,
             "token": "",
@@ -275,6 +300,31 @@ def cell_states(
                 )
         cells.append(cell)
     return cells
+
+
+_TASK_PREFIX = re.compile(r"^task \S+ (?:failed|cancelled|still \w+)[:;]?\s*", re.IGNORECASE)
+#: characters of a failure's one-line summary in a grid cell (the whole text one click away)
+REASON_CHARS = 140
+
+
+def failure_summary(result: Result) -> str:
+    """What went wrong in a few readable words: the gateway's own reason first, without the
+    "task 7f3a… failed:" preamble (the task id is in the details).
+
+    >>> from videogen_nb.core.task import Task, TaskStatus
+    >>> r = Result(request=VideoRequest(model="m", prompt="p"),
+    ...            task=Task(id="t1", status=TaskStatus.FAILED, error="prompt blocked"))
+    >>> failure_summary(r)
+    'Prompt blocked'
+    """
+    task = result.task
+    text = task.error if task is not None and task.error else None
+    if text is None and result.error is not None:
+        text = _TASK_PREFIX.sub("", str(result.error)) or type(result.error).__name__
+    if not text:
+        return "failed"
+    text = text.strip()
+    return shorten(text[:1].upper() + text[1:], REASON_CHARS, one_line=True)
 
 
 def as_result(item: Result | VideoRequest) -> Result:

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..core.text import shorten
+from ..store.catalog import check_request, get_model
 from .html import escape, tag
 from .video import spec_findings
 
@@ -18,10 +19,13 @@ if TYPE_CHECKING:
     from ..run.run import Run, RunRow
 
 __all__ = [
+    "COLUMNS",
     "PROMPT_CHARS",
     "TABLE_CSS",
+    "estimate_text",
     "format_seconds",
     "row_message",
+    "row_warnings",
     "summary_text",
     "table_html",
     "table_text",
@@ -31,14 +35,36 @@ __all__ = [
 PROMPT_CHARS = 60
 #: characters of a gateway message shown in a row (a whole HTML error page must not flood it)
 MESSAGE_CHARS = 300
+#: characters of a message on the row's one line; the whole message is one click away
+MESSAGE_LINE_CHARS = 90
+#: the HTML table's column headers, every column named
+COLUMNS = ("#", "model", "prompt", "settings", "status", "progress", "elapsed", "time left")
+#: how the summary and the status cell name a row state
+_STATE_WORDS = {
+    "waiting": "waiting",
+    "submitting": "sending",
+    "queued": "queued",
+    "in_progress": "running",
+    "downloading": "downloading",
+    "done": "done",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "timed_out": "timed out",
+    "submit_unknown": "outcome unknown",
+}
 
 # One <style> for the table; class names are short because they repeat on every row.
 TABLE_CSS = """<style>
 .vg-rt{font:12px/1.4 system-ui,sans-serif;border-collapse:collapse;margin:4px 0}
 .vg-rt th,.vg-rt td{padding:2px 8px;text-align:left;border-bottom:1px solid #e5e5e5;vertical-align:top}
-.vg-rt th{font-weight:600;color:#444}
+.vg-rt th{font-weight:600;color:#444;white-space:nowrap}
+.vg-rt td.md,.vg-rt td.st,.vg-rt td.pg,.vg-rt td.tm,.vg-rt td.se{white-space:nowrap}
+.vg-rt td.pg{min-width:130px}
+.vg-rt td.pr{max-width:480px;overflow-wrap:anywhere}
 .vg-rt progress{width:90px;height:10px;vertical-align:middle}
-.vg-rt .m{color:#b00020;white-space:pre-wrap;max-width:520px}
+.vg-rt .m{color:#b00020;max-width:480px}
+.vg-rt .m summary{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer}
+.vg-rt .m pre{white-space:pre-wrap;overflow-wrap:anywhere;font:inherit;margin:2px 0}
 .vg-rt .n{color:#8a6d00}
 .vg-rt .w{color:#b35900}
 .vg-rt tr.s-done td.st{color:#1a7f37}
@@ -80,16 +106,113 @@ def _duration(row: RunRow) -> Any:
     return req.duration if req.duration is not None else req.seconds
 
 
+def _rounded(seconds: float) -> str:
+    """A time left without false precision: ``37 -> "35 s"``, ``200 -> "3-4 min"``."""
+    if seconds < 10:
+        return "a few s"
+    if seconds < 60:
+        return f"{max(10, round(seconds / 5) * 5)} s"
+    low = int(seconds // 60)
+    return f"{low}-{low + 1} min"
+
+
+def estimate_text(row: RunRow) -> tuple[str, str]:
+    """The row's time left as ``("~40 s", basis)``; ``("", why)`` when there is none.
+
+    The estimate is the progress rate the gateway reports (a percentage over the time so
+    far), rounded: gateways report progress in leaps, so more digits would be false."""
+    if row.state.is_finished:
+        return "", ""
+    eta = row.eta
+    if eta is not None:
+        progress = row.progress or 0
+        took = format_seconds(row.elapsed)
+        return f"~{_rounded(eta)}", f"from the progress rate: {progress}% in {took}"
+    if row.task is not None:
+        return _typical_range(row)
+    return "", "not sent yet"
+
+
+def _typical_range(row: RunRow) -> tuple[str, str]:
+    """No progress to go by: a range around the catalog's typical time for the model."""
+    info = get_model(row.request.model)
+    typical = info.typical_seconds if info is not None else None
+    if not typical:
+        return "?", "the gateway reports no progress for this task yet"
+    elapsed = row.elapsed or 0.0
+    low, high = max(0.0, 0.5 * typical - elapsed), 1.5 * typical - elapsed
+    if high <= 0:
+        return "?", f"past the typical time for {info.name if info else 'this model'}"
+    basis = f"no progress reported; typical for this model: ~{_approx(typical)}"
+    return _span(low, high), basis
+
+
+def _approx(seconds: float) -> str:
+    """``37 -> "40 s"``, ``200 -> "3 min"``: one rough figure."""
+    if seconds < 60:
+        return f"{round(seconds / 10) * 10} s"
+    return f"{round(seconds / 60)} min"
+
+
+def _span(low: float, high: float) -> str:
+    """A range of times left: ``"20-90 s"``, ``"2-6 min"``, ``"30 s-3 min"``."""
+    a, b = _approx(low), _approx(high)
+    if a.split()[1] == b.split()[1]:
+        return f"{a.split()[0]}-{b}" if a != b else b
+    return f"{a}-{b}"
+
+
+def _run_estimate(run: Run) -> str:
+    """The run's time left: the slowest unfinished row's estimate (a lower bound when some
+    rows have none yet)."""
+    open_rows = [row for row in run.rows if not row.state.is_finished]
+    etas = [row.eta for row in open_rows if row.eta is not None]
+    if not open_rows or not etas:
+        return ""
+    known = len(etas) == len(open_rows)
+    return f"{'~' if known else '≥ ~'}{_rounded(max(etas))} left"
+
+
 def summary_text(run: Run) -> str:
-    """One line: ``"12 tasks: 3 done, 2 in_progress, 7 queued · 0:41"``."""
+    """One tqdm-like line: ``"6 tasks: 3/6 done · 1 failed · 2 running · ~40 s left · 0:41"``."""
     counts = run.counts
-    parts = [f"{n} {state}" for state, n in counts.items() if n and state != "total"]
+    total = counts["total"]
+    parts = [f"{counts['done']}/{total} done"]
+    parts += [
+        f"{n} {_STATE_WORDS.get(state, state)}"
+        for state, n in counts.items()
+        if n and state not in ("total", "done")
+    ]
+    if not run.done and (left := _run_estimate(run)):
+        parts.append(left)
     end = run.finished_at if run.finished_at is not None else time.time()
     took = format_seconds(max(0.0, end - run.started_at))
     head = f"{run.title} · " if run.title else ""
-    word = "task" if counts["total"] == 1 else "tasks"
-    state = "finished" if run.done else "running"
-    return f"{head}{counts['total']} {word}: {', '.join(parts)} · {state} {took}"
+    word = "task" if total == 1 else "tasks"
+    state = "finished in" if run.done else "running for"
+    return f"{head}{total} {word}: {' · '.join(parts)} · {state} {took}"
+
+
+def row_warnings(row: RunRow) -> list[str]:
+    """The catalog's warnings about the row's request (a length or size the model does not
+    document), shown on the row instead of as a Python warning per cell."""
+    try:
+        return check_request(row.request)
+    except Exception:  # a display must not fail on a catalog quirk
+        return []
+
+
+def _message_html(row: RunRow) -> str:
+    message = row_message(row)
+    if message is None:
+        return ""
+    if row.error is not None or (row.task is not None and row.task.error):
+        # One line in the row; the gateway's whole text one click away.
+        line = shorten(message, MESSAGE_LINE_CHARS, one_line=True)
+        return tag(
+            "div", raw=tag("details", raw=tag("summary", line) + tag("pre", message)), class_="m"
+        )
+    return tag("div", message, class_="n")
 
 
 def _row_html(row: RunRow, prompt_chars: int) -> str:
@@ -104,13 +227,9 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
         bar = f'<progress max="100" value="{int(progress)}"></progress> {int(progress)}%'
     elif not row.state.is_finished and row.state.value != "waiting":
         bar = "<progress></progress>"  # indeterminate: the gateway gives no percentage
-    message = row_message(row)
-    if message is None:
-        note = ""
-    elif row.error is not None or (row.task is not None and row.task.error):
-        note = tag("div", message, class_="m")
-    else:
-        note = tag("div", message, class_="n")
+    note = _message_html(row)
+    for warning in row_warnings(row):
+        note += tag("div", "ⓘ " + shorten(warning, MESSAGE_CHARS), class_="w cw")
     if row.result is not None and (findings := spec_findings(row.result)):
         note += tag("div", "⚠ " + shorten("; ".join(findings), MESSAGE_CHARS), class_="w")
     extra = []
@@ -118,19 +237,21 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
         extra.append(f"seed {req.seed}")
     if _duration(row) is not None:
         extra.append(f"{_duration(row)} s")
+    left, basis = estimate_text(row)
     cells = [
         tag("td", row.index + 1),
-        tag("td", req.model),
+        tag("td", req.model, class_="md"),
         tag(
             "td",
             raw=escape(shorten(prompt, prompt_chars, one_line=True)) + note,
             title=shorten(prompt, 1000),
+            class_="pr",
         ),
-        tag("td", " · ".join(extra)),
-        tag("td", state.replace("_", " "), class_="st"),
-        f"<td>{bar}</td>",
-        tag("td", format_seconds(row.elapsed)),
-        tag("td", format_seconds(row.eta)),
+        tag("td", " · ".join(extra), class_="se"),
+        tag("td", _STATE_WORDS.get(state, state), class_="st"),
+        f'<td class="pg">{bar}</td>',
+        tag("td", format_seconds(row.elapsed), class_="tm"),
+        tag("td", left, title=basis, class_="tm"),
     ]
     return f'<tr class="s-{escape(state)}">{"".join(cells)}</tr>'
 
@@ -142,10 +263,7 @@ def table_html(run: Run, *, prompt_chars: int = PROMPT_CHARS, css: bool = True) 
     it folds into its summary line, which a click opens again.
     """
     rows = "".join(_row_html(row, prompt_chars) for row in run.rows)
-    head = "".join(
-        f"<th>{name}</th>"
-        for name in ("#", "model", "prompt", "", "status", "progress", "elapsed", "ETA")
-    )
+    head = "".join(f"<th>{name}</th>" for name in COLUMNS)
     failed = any(row.state.value in ("failed", "timed_out", "submit_unknown") for row in run.rows)
     is_open = " open" if not run.done or failed else ""
     return (

@@ -18,6 +18,12 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ..core.text import shorten
+from ..core.urls import (
+    ALLOW_PRIVATE_DOWNLOADS_ENV,
+    allow_private_downloads_from_env,
+    host_risk,
+    is_loopback_host,
+)
 from ..insight.probe import poster_jpeg
 from .html import data_uri, tag
 
@@ -31,6 +37,7 @@ __all__ = [
     "caption_text",
     "error_text",
     "poster_data_uri",
+    "refused_src_reason",
     "relative_url",
     "result_html",
     "safe_url",
@@ -57,13 +64,50 @@ def video_mime(path: os.PathLike[str] | str) -> str:
 
 
 def safe_url(url: object) -> str | None:
-    """``url`` when it is an http(s) URL, else None: other schemes never reach a page."""
+    """``url`` when it may be a ``src`` on a page, else None: an http(s) URL (other schemes
+    never reach a page) that :func:`refused_src_reason` does not refuse."""
+    found = _http_url(url)
+    if found is None or refused_src_reason(found) is not None:
+        return None
+    return found
+
+
+def _http_url(url: object) -> str | None:
+    """``url`` when it is an http(s) URL with a host, else None."""
     if not isinstance(url, str):
         return None
     parsed = urllib.parse.urlsplit(url.strip())
     if parsed.scheme.lower() in ("http", "https") and parsed.netloc:
         return url.strip()
     return None
+
+
+def refused_src_reason(url: str) -> str | None:
+    """Why ``url`` must not become a ``<video src>`` (None when it may).
+
+    The page does not know the gateway, and resolving names here would block the notebook,
+    so this judges the host as written: a link-local or metadata host is never shown; a
+    private-network address only with ``VIDEOGEN_ALLOW_PRIVATE_DOWNLOADS=1``; loopback (a
+    local sandbox) is shown.
+
+    >>> refused_src_reason("http://169.254.169.254/latest/meta-data/")[:40]
+    'not shown: the video URL points at 169.2'
+    """
+    host = urllib.parse.urlsplit(url.strip()).hostname
+    risk = host_risk(host)
+    if risk is None or is_loopback_host(host):
+        return None
+    if risk == "private" and allow_private_downloads_from_env():
+        return None
+    if risk == "link-local":
+        return (
+            f"not shown: the video URL points at {host}, a link-local address (the range "
+            "of cloud metadata services)"
+        )
+    return (
+        f"not shown: the video URL points at {host}, on a private network; set "
+        f"{ALLOW_PRIVATE_DOWNLOADS_ENV}=1 to show it"
+    )
 
 
 def relative_url(
@@ -232,7 +276,10 @@ def _video_html(
 ) -> str:
     style = "max-width:100%;display:block"
     width_attr = width
-    url = safe_url(source) if isinstance(source, str) else None
+    url = _http_url(source) if isinstance(source, str) else None
+    refused = refused_src_reason(url) if url is not None else None
+    if refused is not None:
+        return tag("div", refused, class_="vg-video-refused")
     if url is not None:
         return tag(
             "video", "", src=url, controls=True, preload="metadata", width=width_attr, style=style
@@ -310,7 +357,7 @@ def result_html(
     )
     if result.path is not None and result.error is None:
         body = _video_html(result.path, embed=embed, width=width, base_dir=base_dir)
-    elif result.error is None and result.task is not None and safe_url(result.task.video_url):
+    elif result.error is None and result.task is not None and _http_url(result.task.video_url):
         body = _video_html(str(result.task.video_url), embed=False, width=width, base_dir=base_dir)
     else:
         message = error_text(result)

@@ -7,6 +7,10 @@ breaks is resumed with ``Range: bytes=N-`` when the server supports ranges (``If
 guards against the file changing in between); a server that answers a range request with
 200 sends the whole file, and the download starts over.
 
+A server that trickles cannot hold a download for good (each chunk would restart the read
+timeout): ``DownloadPace`` sets a minimum throughput over a window and an overall deadline
+scaled to the announced size, and ``DownloadTooSlowError`` says which was hit.
+
 ``safe_output_path`` builds the destination from a toolkit-made stem: nothing a server
 says ever becomes a file name.
 """
@@ -29,19 +33,26 @@ from ..core.errors import (
     APIConnectionError,
     DownloadError,
     DownloadExpiredError,
+    DownloadTooSlowError,
     ValidationError,
 )
 from ..core.text import shorten
 from ..core.urls import redact_url
 from .failures import is_transient
+from .pace import DownloadPace, PaceMeter, download_pace, read_within, set_download_pace
 from .retry import parse_retry_after
+from .scrub import scrub_sent_key
 from .transport import Transport
 
 __all__ = [
     "ACCEPTED_CONTENT_TYPES",
     "DownloadExpiredError",
     "DownloadInfo",
+    "DownloadPace",
+    "DownloadTooSlowError",
+    "download_pace",
     "safe_output_path",
+    "set_download_pace",
     "stream_to_file",
 ]
 
@@ -135,6 +146,8 @@ async def _quote_body(resp: aiohttp.ClientResponse, limit: int = 200) -> str:
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         return "(body unreadable)"
     text = raw.decode(resp.charset or "utf-8", errors="replace")
+    # a gateway that echoes the key must not put it into an error message
+    text = scrub_sent_key(resp.request_info.headers, text)
     return shorten(text, limit) or "(empty body)"
 
 
@@ -230,14 +243,18 @@ async def stream_to_file(
     resume_attempts: int = 3,
     auth: bool | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    pace: DownloadPace | None = None,
 ) -> DownloadInfo:
     """Download ``url`` to ``dest`` atomically and return what was written.
 
     ``url`` may be absolute (a vendor CDN) or a gateway path (``/v1/videos/{id}/content``).
     The bearer key goes only to the gateway's origin unless ``auth`` says otherwise.
-    ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk.
+    ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk. ``pace``
+    (default: ``download_pace()``, set by ``set_download_pace``) bounds how slow the
+    transfer may be.
 
-    Raises ``DownloadExpiredError`` on 403/404/410, ``DownloadError`` for a body that is too
+    Raises ``DownloadExpiredError`` on 403/404/410, ``DownloadTooSlowError`` under the
+    minimum throughput or past the deadline, ``DownloadError`` for a body that is too
     big, not a video, or still broken after ``resume_attempts`` resumptions, and for
     answers that stay 429/5xx or unreachable through the transport's retry policy.
 
@@ -252,6 +269,7 @@ async def stream_to_file(
         resume_attempts=resume_attempts,
         auth=auth,
         progress=progress,
+        pace=pace or download_pace(),
     )
     return await download.run()
 
@@ -270,6 +288,7 @@ class _Download:
         resume_attempts: int,
         auth: bool | None,
         progress: Callable[[int, int | None], None] | None,
+        pace: DownloadPace,
     ) -> None:
         self.transport = transport
         self.full_url = full_url
@@ -287,6 +306,7 @@ class _Download:
         self.validator: str | None = None  # ETag or Last-Modified for If-Range
         self.ranges_ok = False
         self.content_type: str | None = None
+        self.meter = PaceMeter(pace, self.shown, full_url)
 
     async def run(self) -> DownloadInfo:
         """Pass over the URL until the file is complete or a failure is final."""
@@ -294,6 +314,7 @@ class _Download:
         part = _Part(self.dest.with_name(f".{self.dest.name}.part"))
         try:
             while True:
+                self.meter.check(part.size)  # the deadline covers waits and resumptions
                 try:
                     return await self._one_pass(part)
                 except _Retryable as wait:
@@ -326,16 +347,8 @@ class _Download:
         async with self.transport.stream(self.full_url, headers=headers, auth=self.auth) as resp:
             await _check_status(resp, self.shown)
             await self._accept_answer(resp, part, resuming)
-            await _copy_body(
-                resp,
-                part,
-                self.chunk_size,
-                self.max_bytes,
-                self.total,
-                self.progress,
-                self.shown,
-                self.full_url,
-            )
+            self.meter.expect(self.total)
+            await self._copy_body(resp, part)
         if self.total is not None and part.size < self.total:
             raise _Broken(f"the body ended at {part.size} of {self.total} bytes")
         await part.finish(self.dest)
@@ -394,6 +407,31 @@ class _Download:
         if not is_transient(exc) or self.open_failures >= self.policy.max_attempts:
             raise DownloadError(f"{exc}", url=self.full_url) from exc
         await asyncio.sleep(self.policy.delay(self.open_failures))
+
+    async def _copy_body(self, resp: aiohttp.ClientResponse, part: _Part) -> None:
+        """Stream the body into ``part``, checking size and pace between chunks.
+
+        Each wait for data is bounded by the next pace check, so a server that sends
+        nothing, or a byte at a time, is caught at the end of the window, not never.
+        """
+        meter = self.meter
+        meter.start_window(part.size)
+        while True:
+            chunk = await read_within(resp.content, self.chunk_size, meter.seconds_to_next_check())
+            meter.check(part.size)
+            if chunk is None:
+                continue
+            if not chunk:
+                return
+            if part.size + len(chunk) > self.max_bytes:
+                raise DownloadError(
+                    f"{self.shown} sent more than the {self.max_bytes}-byte limit "
+                    "(raise max_bytes to allow it)",
+                    url=self.full_url,
+                )
+            part.write(chunk)
+            if self.progress is not None:
+                self.progress(part.size, self.total)
 
     def _note_break(self, exc: BaseException, part: _Part) -> None:
         """The transfer stopped part-way: resume by range when possible, else start over."""
@@ -460,24 +498,3 @@ async def _check_status(resp: aiohttp.ClientResponse, shown: str) -> None:
         raise _Retryable(status, parse_retry_after(resp.headers.get("Retry-After")))
     said = await _quote_body(resp)
     raise DownloadError(f"{shown} answered {status}: {said!r}", url=str(resp.url))
-
-
-async def _copy_body(
-    resp: aiohttp.ClientResponse,
-    part: _Part,
-    chunk_size: int,
-    max_bytes: int,
-    total: int | None,
-    progress: Callable[[int, int | None], None] | None,
-    shown: str,
-    full_url: str,
-) -> None:
-    async for chunk in resp.content.iter_chunked(chunk_size):
-        if part.size + len(chunk) > max_bytes:
-            raise DownloadError(
-                f"{shown} sent more than the {max_bytes}-byte limit (raise max_bytes to allow it)",
-                url=full_url,
-            )
-        part.write(chunk)
-        if progress is not None:
-            progress(part.size, total)

@@ -35,7 +35,9 @@ be built anywhere (a notebook cell, a thread) and used later on the client's loo
 
 Its neighbours: ``core.urls`` (base URL, redaction, origins), ``response`` (the answer and
 the fallback error decoder), ``failures`` (what went wrong, and whether to retry), ``form``
-(multipart bodies), ``retry`` (the backoff policy), ``download`` (videos to disk).
+(multipart bodies), ``retry`` (the backoff policy), ``download`` (videos to disk),
+``scrub`` (every answer is cleaned of the key where it enters), ``destinations`` (no request
+into link-local or, from a public gateway, private networks; redirects included).
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
+import aiohttp.abc
+from multidict import CIMultiDict
 
 from ..core.errors import (
     APIConnectionError,
@@ -58,12 +60,13 @@ from ..core.errors import (
 )
 from ..core.loops import running_on
 from ..core.urls import (
-    is_loopback_host,
+    allow_private_downloads_from_env,
     is_same_origin,
     normalize_base_url,
     redact_url,
 )
 from ..core.wire import IDEMPOTENCY_KEY_HEADER
+from .destinations import DestinationGuard
 from .failures import (
     AttemptFailure,
     DescribedError,
@@ -90,7 +93,8 @@ from .response import (
     read_limited,
 )
 from .retry import RetryPolicy
-from .session import Secret, SendState, new_session
+from .scrub import Scrubber
+from .session import DEFAULT_USER_AGENT, Secret, SendState, new_session, warn_if_cleartext
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -110,22 +114,8 @@ __all__ = [
 logger = logging.getLogger("videogen_nb.transport")
 
 
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("videogen-nb")
-    except PackageNotFoundError:
-        return "0.1.0"
-
-
-DEFAULT_USER_AGENT = f"videogen-nb/{_package_version()}"
-
-
 RetryCallback = Callable[[int, float, Exception], None]
 """``(attempt, delay, error)``: called before each retry sleep; ``attempt`` is the retry number (1-based)."""
-
-_WARNED_CLEARTEXT: set[str] = set()
 
 
 class Transport:
@@ -155,6 +145,8 @@ class Transport:
         limit: int = 100,
         error_decoder: ErrorDecoder | None = None,
         on_retry: RetryCallback | None = None,
+        allow_private_downloads: bool | None = None,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
@@ -163,6 +155,8 @@ class Transport:
         if not isinstance(limit, int) or limit < 1:
             raise ValidationError("limit", f"must be a whole number >= 1, got {limit!r}")
         self._api_key = Secret(api_key) if api_key else None
+        # every answer is cleaned of the key where it enters (see http/scrub.py)
+        self._scrubber = Scrubber(api_key or None)
         self.timeout = float(timeout)
         self.connect_timeout = float(connect_timeout)
         self.retry = retry if retry is not None else RetryPolicy()
@@ -171,10 +165,21 @@ class Transport:
         self.limit = limit
         self.error_decoder: ErrorDecoder = error_decoder or default_error_decoder
         self.on_retry = on_retry
+        # None: VIDEOGEN_ALLOW_PRIVATE_DOWNLOADS decides; resolver: for tests and odd networks
+        self._resolver = resolver
+        self._guard = DestinationGuard(
+            self.base_url,
+            allow_private=(
+                allow_private_downloads_from_env()
+                if allow_private_downloads is None
+                else bool(allow_private_downloads)
+            ),
+            resolver=resolver,
+        )
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._warn_if_cleartext()
+        warn_if_cleartext(self.base_url, has_key=self._api_key is not None)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -194,21 +199,19 @@ class Transport:
         return self._api_key is not None
 
     @property
+    def allow_private_downloads(self) -> bool:
+        """Whether URLs on private networks (other hosts than the gateway) may be fetched
+        while the gateway is public; link-local addresses are refused regardless."""
+        return self._guard.allow_private
+
+    @allow_private_downloads.setter
+    def allow_private_downloads(self, value: bool) -> None:
+        self._guard.allow_private = bool(value)
+
+    @property
     def closed(self) -> bool:
         """True after ``aclose()``."""
         return self._closed
-
-    def _warn_if_cleartext(self) -> None:
-        url = URL(self.base_url)
-        if url.scheme == "http" and self._api_key is not None and not is_loopback_host(url.host):
-            key = self.base_url
-            if key not in _WARNED_CLEARTEXT:
-                _WARNED_CLEARTEXT.add(key)
-                logger.warning(
-                    "base_url %s uses plain http:// to a non-local host: the API key "
-                    "travels unencrypted; use https:// if the gateway offers it",
-                    self.base_url,
-                )
 
     # -- URLs and headers ---------------------------------------------------------------
 
@@ -242,7 +245,7 @@ class Transport:
             headers.update(extra)
         send_auth = self.is_gateway_url(url) if auth is None else auth
         if send_auth and self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+            headers["Authorization"] = self._api_key.bearer()
         elif not send_auth:
             headers.popall("Authorization", None)
         return headers
@@ -264,7 +267,10 @@ class Transport:
             self._session = None
         if self._session is None or self._session.closed:
             self._session = new_session(
-                limit=self.limit, verify_ssl=self.verify_ssl, user_agent=self.user_agent
+                limit=self.limit,
+                verify_ssl=self.verify_ssl,
+                user_agent=self.user_agent,
+                resolver=self._resolver,
             )
             self._loop = loop
         return self._session
@@ -406,7 +412,8 @@ class Transport:
     async def _attempt(self, call: Call) -> Response:
         """One HTTP exchange; ``AttemptFailure`` when no complete answer came back."""
         session = self._get_session()
-        state = SendState()
+        state = SendState(redirect_check=self._guard.check)
+        await self._guard.check(call.url)
         data: Any = call.body
         if call.form is not None:
             # FormData can be serialised only once: build it afresh for every attempt
@@ -424,11 +431,12 @@ class Transport:
                 trace_request_ctx=state,
             ) as resp:
                 payload = await read_limited(resp, MAX_RESPONSE_BYTES)
+                # the one door every gateway answer comes in by: no text past it holds the key
                 return Response(
                     resp.status,
-                    CIMultiDictProxy(CIMultiDict(resp.headers)),
-                    payload,
-                    str(resp.url),
+                    self._scrubber.headers(resp.headers),
+                    self._scrubber.body(payload, resp.charset),
+                    self._scrubber.text(str(resp.url)),
                 )
         except asyncio.CancelledError:
             raise
@@ -463,6 +471,7 @@ class Transport:
         full = self.url_for(url)
         request_headers = self._headers(full, auth=auth, extra=headers)
         session = self._get_session()
+        await self._guard.check(full)
         client_timeout = aiohttp.ClientTimeout(
             total=None,
             sock_connect=self.connect_timeout,
@@ -473,6 +482,7 @@ class Transport:
                 full,
                 headers=request_headers,
                 timeout=client_timeout,
+                trace_request_ctx=SendState(redirect_check=self._guard.check),
             )
             resp = await cm.__aenter__()
         except asyncio.CancelledError:

@@ -45,7 +45,9 @@ def rows_dataframe(rows: Sequence[RunRow]) -> Any:
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("run.to_dataframe() needs pandas: pip install pandas") from exc
+        raise ImportError(
+            "run.to_dataframe() needs pandas: pip install 'videogen-nb[pandas]'"
+        ) from exc
     return pd.DataFrame.from_records([row_record(row) for row in rows])
 
 

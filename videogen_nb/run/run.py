@@ -4,6 +4,9 @@ A run starts at once and works on its client's event loop: each row waits for a 
 its lanes, submits, is followed by the client's poll scheduler, and downloads as soon as it
 completes (vendor URLs expire). One failed row never stops the others. Listeners (the live
 display) are called on the loop's thread whenever a row changes.
+
+Over 500 lines on purpose: ``Run`` is the one object users hold and await; what can live
+apart already does (``rows``, ``export``, ``lease``, ``spec_step``, ``scheduler``, ``lanes``).
 """
 
 from __future__ import annotations
@@ -30,13 +33,16 @@ from ..core.errors import (
 from ..core.loops import running_on
 from ..core.request import VideoRequest
 from ..core.task import Result, Task, TaskStatus
+from ..store.catalog import WARNINGS_SHOWN_ELSEWHERE
 from ..store.journal import JournalEntry
 from ..tasks.task_client import TaskClient
 from .export import rows_dataframe, run_scores
 from .lanes import Lane, LaneSet
+from .lease import RunLease, SkippedEntry
 from .presenter import get_presenter
 from .rows import RowState, RunRow, row_from_entry
-from .scheduler import PollScheduler
+from .scheduler import PollScheduler, poll_stats
+from .spec_step import check_spec
 
 __all__ = ["RowState", "Run", "RunRow"]
 
@@ -75,8 +81,13 @@ class Run:
         grid_rows: str | Sequence[str] = "prompt",
         grid_cols: str | Sequence[str] = "model",
         title: str | None = None,
+        lease: RunLease | None = None,
     ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        #: this run's hold on its journal entries (``run.lease``), renewed while it works
+        self.lease = lease or RunLease(client.journal, self.run_id)
+        #: unfinished entries a ``resume()`` left alone, with the reason (another run has them)
+        self.skipped: list[SkippedEntry] = []
         self.rows = list(rows)
         self.title = title
         self.grid_rows = grid_rows
@@ -96,6 +107,9 @@ class Run:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = time.time()
         self.finished_at: float | None = None
+        #: set by a live display that shows the catalog's warnings on each row: the rows
+        #: then emit no Python warning (scripts, with no display, still get them)
+        self.warnings_on_rows = False
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -134,8 +148,9 @@ class Run:
             and not row.state.is_finished
             and (self._force or not self._serve_from_cache(row))
         ]
+        self._hold()
         entries = self._client.record_requests(
-            [row.request for row in unrecorded], run_id=self.run_id
+            [row.request for row in unrecorded], run_id=self.run_id, owner=self.lease.name
         )
         for row, entry in zip(unrecorded, entries, strict=True):
             row.entry = entry
@@ -146,8 +161,16 @@ class Run:
             self._launch(row)
         return self
 
+    def _hold(self) -> None:
+        """Hold the lease (again, after the run ended) while rows work."""
+        assert self._loop is not None
+        if not self.lease.held:
+            self.lease.open()
+        self.lease.start_heartbeat(self._loop)
+
     def _launch(self, row: RunRow) -> None:
         assert self._loop is not None
+        self._hold()
         task = self._loop.create_task(self._drive(row))
         self._row_tasks[row.index] = task
         task.add_done_callback(functools.partial(self._row_finished, row.index))
@@ -158,6 +181,7 @@ class Run:
             self._mark_done()
 
     def _mark_done(self) -> None:
+        self.lease.release()
         self.finished_at = time.time()
         if not self._done.done():
             self._done.set_result(self)
@@ -223,13 +247,20 @@ class Run:
 
     async def _submit(self, row: RunRow, gateway_lane: Lane) -> Task:
         client = self._client
+        # Read at submit (a display may attach after the run started); the row's asyncio
+        # task has its own context, so no other code is affected.
+        WARNINGS_SHOWN_ELSEWHERE.set(self.warnings_on_rows)
         if row.entry is None:
-            row.entry = client.record_request(row.request, run_id=self.run_id)
+            row.entry = client.record_request(
+                row.request, run_id=self.run_id, owner=self.lease.name
+            )
         for _ in range(MAX_RATE_LIMITED_SUBMITS):
             await gateway_lane.wait_unpaused()
             self._set(row, RowState.SUBMITTING)
             try:
-                task = await client.submit_entry(row.request, row.entry, retry_rate_limits=False)
+                task = await client.submit_entry(
+                    row.request, row.entry, retry_rate_limits=False, owner=self.lease.name
+                )
             except RateLimitError as exc:
                 pause = gateway_lane.rate_limited(exc.retry_after)
                 row.note = f"rate limited by the gateway; whole lane paused {pause:.0f} s"
@@ -252,7 +283,11 @@ class Run:
             self._apply(row, fresh)
 
         return await self._scheduler.follow(
-            task, submitted_at=row.submitted_at, timeout=self._timeout, on_update=on_update
+            task,
+            submitted_at=row.submitted_at,
+            timeout=self._timeout,
+            on_update=on_update,
+            model=row.request.model,
         )
 
     async def _finish(self, row: RunRow, task: Task) -> None:
@@ -277,28 +312,10 @@ class Run:
         self._end(row, RowState.DONE, None)
 
     async def _check_spec(self, row: RunRow, path: pathlib.Path) -> dict[str, Any] | None:
-        """Measure the video against its request (PyAV, off the loop); None when the check
-        is unavailable or breaks. A spec check never fails a row: the video is there."""
+        """The video measured against its request (never fails a row); None when off."""
         if not self._spec_check:
             return None
-        try:
-            from ..insight import check_video, spec_check_available
-
-            if not spec_check_available():
-                return None
-            loop = asyncio.get_running_loop()
-            report = await loop.run_in_executor(None, check_video, path, row.request)
-            spec: dict[str, Any] = report.to_dict()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.info("spec check of %s failed: %s", path.name, exc)
-            return None
-        try:
-            self._client.recorder.spec(row.entry_id, spec)
-        except Exception as exc:
-            logger.info("could not store the spec check of %s: %s", path.name, exc)
-        return spec
+        return await check_spec(self._client.recorder, row.entry_id, row.request, path)
 
     async def _cancel_remote(self, task: Task) -> None:
         try:
@@ -430,6 +447,52 @@ class Run:
                 asyncio.get_running_loop().create_task(self._cancel_remote(row.task))
             task.cancel()
 
+    def stop(self) -> int:
+        """Cancel the rows the gateway has not accepted yet (still waiting to submit); rows
+        already submitted (or submitting) are followed and downloaded as usual, since they
+        are billed anyway. Returns how many rows were stopped."""
+        return self._on_loop(self._stop_now)
+
+    def _stop_now(self) -> int:
+        unsent = [
+            task
+            for index, task in list(self._row_tasks.items())
+            if self.rows[index].task is None and self.rows[index].state is RowState.WAITING
+        ]
+        for task in unsent:
+            task.cancel()
+        return len(unsent)
+
+    def retry(self, index: int) -> bool:
+        """Submit row ``index`` again as a new task when it ended without a video (failed,
+        timed out, cancelled); False when the row is not in such a state."""
+        return self._on_loop(functools.partial(self._retry_now, index))
+
+    def _retry_now(self, index: int) -> bool:
+        row = self.rows[index]
+        if not row.state.is_finished or row.state is RowState.DONE:
+            return False
+        if self._done.done():
+            self._done = concurrent.futures.Future()
+            self.finished_at = None
+        row.entry, row.task, row.error, row.result = None, None, None, None
+        row.submitted_at = row.finished_at = None
+        self._set(row, RowState.WAITING)
+        self._launch(row)
+        return True
+
+    def _on_loop(self, work: Callable[[], Any]) -> Any:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the run has not started")
+        if running_on(loop):
+            return work()
+
+        async def call() -> Any:
+            return work()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result()
+
     def retry_unknown(self) -> int:
         """Resubmit the rows whose submit outcome is unknown, with their original
         Idempotency-Key (a gateway that honours it returns the task it already made).
@@ -445,7 +508,10 @@ class Run:
         return self._retry_unknown_now()
 
     def _retry_unknown_now(self) -> int:
-        rows = [row for row in self.rows if row.state is RowState.SUBMIT_UNKNOWN]
+        # resend only what no other run's resume() took over since this run ended
+        unknown = [row for row in self.rows if row.state is RowState.SUBMIT_UNKNOWN]
+        held = self.lease.holds([row.entry_id for row in unknown if row.entry_id is not None])
+        rows = [row for row in unknown if row.entry_id is None or row.entry_id in held]
         if rows and self._done.done():
             self._done = concurrent.futures.Future()
             self.finished_at = None
@@ -460,6 +526,12 @@ class Run:
     def scores(self) -> dict[str, dict[str, float]]:
         """Per-model blind-vote win rates of this run (from the journal's votes)."""
         return run_scores(self._client.journal, self.run_id)
+
+    def poll_stats(self) -> list[dict[str, Any]]:
+        """Per row: the status GETs spent, the lag bound and which estimate drove each delay."""
+        return poll_stats(
+            self._scheduler.traces, [row.task.id if row.task else None for row in self.rows]
+        )
 
     def to_dataframe(self) -> Any:
         """The rows as a pandas DataFrame (needs pandas)."""

@@ -4,6 +4,11 @@ Instead of one sleeping coroutine per task, the scheduler keeps a heap of "poll 
 time T", sleeps until the earliest one, and polls what is due with a bounded number of GETs
 at once. That keeps 10,000 tasks in flight cheap, lets a 429 on a poll pause polling of the
 whole gateway; what each poll decides comes from ``tasks.follow``, as for ``wait()``.
+
+The scheduler also keeps what its client learns about the gateway (``PaceBook``: per model
+durations, queue share and progress shape, seeded from the journal; the gateway's refresh
+cadence), shared by every task it follows, and each task's ``PollTrace`` for
+``poll_stats()``.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
+from ..core.states import SUCCEEDED_STATES
 from ..core.task import Task
-from ..tasks.follow import Decision, Finished, Follow, GiveUp, PollAgain
+from ..tasks.follow import Decision, Finished, Follow, GiveUp, PollAgain, PollTrace
+from ..tasks.pace import KEEP_DURATIONS, Pace, PaceBook
 from ..tasks.task_client import TaskClient
 from .lanes import Lane
 
-__all__ = ["PollScheduler"]
+__all__ = ["PollScheduler", "poll_stats"]
 
 
 class _Watch:
@@ -53,6 +61,10 @@ class PollScheduler:
         self._polls = asyncio.Semaphore(max_parallel_polls)
         self._runner: asyncio.Task[None] | None = None
         self.polls_sent = 0
+        #: what this client learned about its gateway, per model
+        self.paces = PaceBook()
+        #: each followed task's trace, by task id (the cost and reasons of its polls)
+        self.traces: dict[str, PollTrace] = {}
 
     async def follow(
         self,
@@ -61,21 +73,48 @@ class PollScheduler:
         submitted_at: float | None = None,
         timeout: float | None = None,
         on_update: Callable[[Task], None] | None = None,
+        model: str | None = None,
     ) -> Task:
         """Wait until ``task`` ends and return its last snapshot (completed, failed or cancelled).
 
         Raises ``TaskTimeoutError`` at the deadline (``timeout`` seconds from now), and the
         poll error when polling keeps failing; the caller decides what each means.
+        ``model`` (else ``task.model``) picks what was learned about its pace.
         """
-        watch = _Watch(
-            self._client.following(task, timeout=timeout, submitted_at=submitted_at), on_update
-        )
+        follow = self._client.following(task, timeout=timeout, submitted_at=submitted_at)
+        follow.pace = self.pace(model or task.model)
+        self.traces[task.id] = follow.trace
+        watch = _Watch(follow, on_update)
         self._decide(watch, watch.follow.first())
         try:
             return await watch.future
         finally:
             if not watch.future.done():
                 watch.future.cancel()  # the heap entry is skipped when it comes due
+
+    def pace(self, model: str | None) -> Pace:
+        """What is known about ``model`` at this gateway; the first time, seeded with the
+        durations of its tasks that completed here before (from the journal)."""
+        known = self.paces.get(model)
+        if known is not None:
+            return known
+        return self.paces.pace(model, learned=self._journal_durations(model))
+
+    def _journal_durations(self, model: str | None) -> list[float]:
+        journal = self._client.journal
+        if journal is None or not model:
+            return []
+        entries = journal.entries(
+            gateway=self._client.gateway,
+            models=model,
+            states=[state.value for state in SUCCEEDED_STATES],
+        )
+        seconds = [
+            e.completed_at - e.submitted_at
+            for e in entries[-KEEP_DURATIONS:]
+            if e.completed_at is not None and e.submitted_at is not None
+        ]
+        return [s for s in seconds if s > 0]
 
     def _decide(self, watch: _Watch, decision: Decision) -> None:
         if isinstance(decision, Finished):
@@ -134,12 +173,13 @@ class PollScheduler:
             return
         self.polls_sent += 1
         follow = watch.follow
+        sent_at = follow.clock()
         try:
             task = await self._client.retrieve(follow.task_id, retry_rate_limits=False)
         except Exception as exc:  # an unexpected bug must reach the waiting row, not vanish
             self._decide(watch, follow.after_error(exc))
             return
-        decision = follow.after_poll(task)
+        decision = follow.after_poll(task, sent_at=sent_at)
         if watch.on_update is not None:
             watch.on_update(follow.task)
         self._decide(watch, decision)
@@ -152,3 +192,28 @@ class PollScheduler:
             watch.future.set_exception(outcome)
         else:
             watch.future.set_result(outcome)
+
+
+def poll_stats(traces: dict[str, PollTrace], task_ids: list[str | None]) -> list[dict[str, Any]]:
+    """Per task (in ``task_ids`` order; None for a task never submitted): the status GETs it
+    cost, the bound on how late its end was seen (seconds between the last poll that saw it
+    running and the one that saw it end) and how many delays each estimate chose."""
+    out: list[dict[str, Any]] = []
+    for task_id in task_ids:
+        trace = traces.get(task_id or "")
+        if trace is None:
+            out.append({"task_id": task_id, "gets": 0, "lag_bound_s": None, "reasons": {}})
+            continue
+        reasons: dict[str, int] = {}
+        for _, _, reason in trace.decisions:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        out.append(
+            {
+                "task_id": task_id,
+                "gets": trace.gets,
+                "lag_bound_s": trace.lag_bound,
+                "reasons": reasons,
+                "decisions": list(trace.decisions),
+            }
+        )
+    return out

@@ -13,18 +13,20 @@ package but ``videogen_nb.wire``: it is the other side of the wire.
 from __future__ import annotations
 
 from .behaviour import DEFAULT_API_KEY, DEFAULT_MODELS, Behaviour
-from .handle import SandboxHandle, start
+from .handle import SANDBOX_EXTRA, SandboxHandle, require_renderer, start
 from .render import RenderSpec, render_mp4
 from .server import SandboxServer, make_app
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_MODELS",
+    "SANDBOX_EXTRA",
     "Behaviour",
     "RenderSpec",
     "SandboxHandle",
     "SandboxServer",
     "make_app",
     "render_mp4",
+    "require_renderer",
     "start",
 ]

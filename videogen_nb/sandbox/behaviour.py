@@ -153,6 +153,14 @@ class Behaviour:
     openai_routes: bool = attrs.field(default=True, converter=_bool)
     # Veo tasks on the unified route answer in new-api's Gemini/Vertex channel shape
     gemini_shape: bool = attrs.field(default=False, converter=_bool)
+    # new-api as it is today (sandbox/newapi.py; NEWAPI_TODAY there turns all of them on)
+    task_object: bool = attrs.field(default=False, converter=_bool)
+    newest_videos: bool = attrs.field(default=False, converter=_bool)
+    artifact_links: bool = attrs.field(default=False, converter=_bool)
+    artifact_ttl: float = attrs.field(default=600.0, converter=float, validator=_non_negative)
+    artifact_expired: int = attrs.field(default=0, converter=int, validator=_non_negative)
+    other_ratios: bool = attrs.field(default=False, converter=_bool)
+    stepped_progress: bool = attrs.field(default=False, converter=_bool)
     # Pacing
     latency: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
     poll_after_ms: int | None = attrs.field(default=None, converter=_opt_int)

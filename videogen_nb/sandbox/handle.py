@@ -7,6 +7,7 @@ cell (where a loop is already running and cannot be re-entered).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from typing import Any
 
@@ -15,7 +16,12 @@ from aiohttp import web
 from .behaviour import Behaviour
 from .server import SandboxServer
 
-__all__ = ["SandboxHandle", "start"]
+__all__ = ["SANDBOX_EXTRA", "SandboxHandle", "require_renderer", "start"]
+
+#: what a plain ``pip install videogen-nb`` lacks to run the sandbox
+SANDBOX_EXTRA = "pip install 'videogen-nb[sandbox]'"
+#: the modules the renderer imports, and what each is called for people
+_RENDERER_MODULES = (("av", "PyAV"), ("numpy", "NumPy"), ("PIL", "Pillow"))
 
 _CALL_TIMEOUT = 30.0
 
@@ -113,6 +119,26 @@ class SandboxHandle:
         return f"<SandboxHandle {self.base_url} {state}>"
 
 
+def require_renderer() -> None:
+    """Raise ``ImportError`` naming the extra to install when the renderer cannot run.
+
+    The renderer imports PyAV, NumPy and Pillow only when a video is first asked for: a
+    sandbox without them would start fine and then answer 500 to every download. So
+    ``start()`` checks first, and says what to install.
+    """
+    missing = []
+    for module, name in _RENDERER_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ImportError(
+            f"the sandbox renders videos with {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: {SANDBOX_EXTRA}"
+        )
+
+
 def start(port: int = 0, host: str = "127.0.0.1", **behaviour: Any) -> SandboxHandle:
     """Start a sandbox gateway on ``host:port`` (0: a free port) and return once it listens.
 
@@ -122,7 +148,11 @@ def start(port: int = 0, host: str = "127.0.0.1", **behaviour: Any) -> SandboxHa
     >>> sb = start(task_seconds=0.5, failure_rate=0.2)   # doctest: +SKIP
     >>> sb.base_url, sb.api_key                          # doctest: +SKIP
     ('http://127.0.0.1:53127', 'sk-sandbox-local')
+
+    Raises ``ImportError`` at once when the renderer's packages are missing (a plain
+    ``pip install videogen-nb``): ``pip install 'videogen-nb[sandbox]'``.
     """
+    require_renderer()
     server = SandboxServer(Behaviour(**behaviour))
     loop = asyncio.new_event_loop()
     ready = threading.Event()

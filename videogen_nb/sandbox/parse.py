@@ -77,6 +77,8 @@ class ParsedRequest:
     fingerprint: str
     echo: Mapping[str, Any]  # small request fields, echoed in the vendor-like JSON
     duration_ignored: bool = False
+    #: the sandbox-only ``metadata.sandbox_blind``: render without model marks
+    blind: bool = False
 
 
 def _bad(message: str) -> SandboxHTTPError:
@@ -199,6 +201,7 @@ def parse_submit(
         fingerprint=_fingerprint(body, openai_route=openai_route),
         echo=_echo_fields(body),
         duration_ignored=duration_ignored,
+        blind=bool(metadata.get("sandbox_blind")),
     )
 
 

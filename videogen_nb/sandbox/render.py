@@ -54,6 +54,13 @@ class RenderSpec:
     audio: bool = False
     image: bytes | str | None = attrs.field(default=None, repr=False)
     last_image: bytes | str | None = attrs.field(default=None, repr=False)
+    #: False for a blind comparison: no model name, and colour and tone from the seed only
+    marks: bool = True
+
+    @property
+    def mark(self) -> str:
+        """What tells the model apart in the picture and sound ("" when blind)."""
+        return self.model if self.marks else ""
 
     @property
     def frame_count(self) -> int:
@@ -71,6 +78,7 @@ class RenderSpec:
             repr(self.duration),
             str(self.fps),
             str(self.audio),
+            str(self.marks),
         ):
             h.update(part.encode("utf-8", "surrogatepass") + b"\0")
         for media in (self.image, self.last_image):
@@ -174,6 +182,8 @@ def _caption_lines(spec: RenderSpec, width: int, font_px: int) -> list[str]:
     chars = max(12, int(width / (font_px * 0.56)))
     lines = textwrap.wrap(spec.prompt or "(no prompt)", chars)[:3]
     seed = "-" if spec.seed is None else str(spec.seed)
+    if not spec.marks:
+        return [*lines, f"seed: {seed}"]
     return [*lines, f"model: {spec.model}   seed: {seed}"]
 
 
@@ -223,7 +233,7 @@ def _frames(spec: RenderSpec):  # -> Iterator[numpy uint8 HxWx3]
         first = _cover(src, (int(w * 1.2), int(h * 1.2)))
     else:
         base = np.empty((h, w, 3), dtype=np.float32)
-        base[:] = _background_rgb(spec.model, spec.seed)
+        base[:] = _background_rgb(spec.mark, spec.seed)
     if spec.last_image is not None:
         last = np.asarray(_cover(_load_image(spec.last_image, (w, h)), (w, h)), dtype=np.float32)
     bar_w = max(4, w // 24)
@@ -256,7 +266,7 @@ def _frames(spec: RenderSpec):  # -> Iterator[numpy uint8 HxWx3]
 def _tone(spec: RenderSpec):  # -> numpy float32 (1, samples)
     import numpy as np
 
-    digest = hashlib.sha256(f"{spec.model}|{spec.seed}".encode()).digest()
+    digest = hashlib.sha256(f"{spec.mark}|{spec.seed}".encode()).digest()
     freq = 220.0 + digest[3] * 2.0
     samples = int(spec.frame_count / spec.fps * _AUDIO_RATE)
     t = np.arange(samples, dtype=np.float32) / _AUDIO_RATE

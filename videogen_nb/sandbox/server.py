@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core import wire
+from .artifacts import ARTIFACT_NOT_FOUND, ARTIFACT_ROUTE, ArtifactSigner, artifact_path
 from .behaviour import Behaviour, behaviour_from_changes
 from .faults import (
     expired_url_body,
@@ -24,6 +25,8 @@ from .faults import (
     rate_limit_answer,
     server_error_answer,
 )
+from .newapi import newest_video_body, other_ratios_header, task_object_body
+from .openrouter import add_routes as add_openrouter_routes
 from .parse import SandboxHTTPError, middleware_error, parse_submit, task_error
 from .render import RenderCache
 from .state import SandboxState, SandboxTask
@@ -46,6 +49,8 @@ _VIDEO_CONTENT = _VIDEO_TASK + wire.CONTENT_SUFFIX
 _SUBMIT_ROUTES = (wire.ROUTE_GENERATIONS, wire.ROUTE_VIDEOS)
 _UNIFIED_ROUTES = (wire.ROUTE_GENERATIONS, _GEN_TASK)
 _OPENAI_ROUTES = (wire.ROUTE_VIDEOS, _VIDEO_TASK, _VIDEO_CONTENT)
+# Presigned routes: a valid token in the URL stands in for the bearer key.
+_PRESIGNED = (FILE_ROUTE,)
 _MAX_BODY = 64 * 1024 * 1024
 
 
@@ -104,6 +109,9 @@ class SandboxServer:
     def __init__(self, behaviour: Behaviour | None = None) -> None:
         self.state = SandboxState(behaviour or Behaviour())
         self.renders = RenderCache()
+        self.artifacts = ArtifactSigner()
+        # downloads left that find their artifact token expired (knob ``artifact_expired``)
+        self.artifact_expired_left = self.state.behaviour.artifact_expired
 
     # --- control ------------------------------------------------------------------------
 
@@ -111,6 +119,8 @@ class SandboxServer:
         """Apply behaviour ``changes`` (call on the server loop)."""
         new = behaviour_from_changes(self.state.behaviour, changes)
         self.state.configure(new, list(changes))
+        if "artifact_expired" in changes:
+            self.artifact_expired_left = new.artifact_expired
         return new
 
     def stats(self, *, include_tasks: bool = True) -> dict[str, Any]:
@@ -132,7 +142,9 @@ class SandboxServer:
         r.add_delete(_VIDEO_TASK, self._cancel_video)
         r.add_get(_VIDEO_CONTENT, self._get_content)
         r.add_get(wire.ROUTE_MODELS, self._models)
+        add_openrouter_routes(r, self)  # OpenRouter's /api/v1/videos... and /v1/videos/{id}/remix
         r.add_get(FILE_ROUTE, self._get_file)
+        r.add_get(ARTIFACT_ROUTE, self._get_artifact)
         r.add_get(ADMIN_STATS, self._admin_stats)
         r.add_post(ADMIN_CONFIG, self._admin_config)
         return app
@@ -178,7 +190,11 @@ class SandboxServer:
                         }
                     },
                 )
-            if template != FILE_ROUTE:  # file URLs are presigned, like a vendor CDN
+            # file URLs are presigned like a vendor CDN; artifact links carry their token
+            presigned = template in _PRESIGNED or (
+                template == ARTIFACT_ROUTE and "access" in request.query
+            )
+            if not presigned:
                 self._check_auth(request)
             api = not admin and template.startswith(wire.API_PREFIX)
             if api:
@@ -291,7 +307,8 @@ class SandboxServer:
         parsed = parse_submit(body, known_models=state.known_models, openai_route=openai_route)
         task = state.create_task(parsed)
         state.remember_key(key, task)
-        return _json(submit_body(task, openai_route=openai_route))
+        headers = other_ratios_header(task) if state.behaviour.other_ratios else None
+        return _json(submit_body(task, openai_route=openai_route), headers=headers)
 
     async def _submit_unified(self, request: web.Request) -> web.Response:
         return await self._submit(request, openai_route=False)
@@ -306,6 +323,10 @@ class SandboxServer:
         return {} if ms is None else {wire.POLL_AFTER_HEADER: str(ms)}
 
     def _file_url(self, request: web.Request, task: SandboxTask) -> str:
+        if self.state.behaviour.artifact_links:
+            # new-api signs a fresh capability on every read of the task
+            token = self.artifacts.issue(task.id, self.state.behaviour.artifact_ttl)
+            return f"{request.scheme}://{request.host}{artifact_path(task.id, token)}"
         token = self.state.file_token(task)
         return f"{request.scheme}://{request.host}/files/{token}.mp4"
 
@@ -323,6 +344,8 @@ class SandboxServer:
             raise task_error(400, "task_not_exist", "task_not_exist")
         phase, url = self._read_task(request, task)
         shape = generations_body
+        if self.state.behaviour.task_object:
+            shape = task_object_body
         if self.state.behaviour.gemini_shape and task.model.startswith("veo"):
             shape = gemini_generations_body
         return _json(shape(task, phase, url), headers=self._poll_headers())
@@ -345,6 +368,8 @@ class SandboxServer:
     async def _get_video(self, request: web.Request) -> web.Response:
         task = self._video_task(request)
         phase, url = self._read_task(request, task)
+        if self.state.behaviour.newest_videos:
+            return _json(newest_video_body(task, phase), headers=self._poll_headers())
         return _json(openai_video_object(task, phase, url), headers=self._poll_headers())
 
     async def _cancel_video(self, request: web.Request) -> web.Response:
@@ -392,6 +417,27 @@ class SandboxServer:
         if request.method == "GET":
             record.used = True
         return await self._serve_video(request, self.state.tasks[record.task_id])
+
+    async def _get_artifact(self, request: web.Request) -> web.StreamResponse:
+        """new-api's artifact route: a valid ``access`` token, or the bearer key without one."""
+        task = self.state.tasks.get(request.match_info["task_id"])
+        artifact = request.match_info["artifact"]
+        token = request.query.get("access")
+        denied = task is None or artifact != "video"
+        if not denied and token is not None:
+            assert task is not None
+            denied = not self.artifacts.verify(token, task.id, artifact=artifact)
+            if not denied and self.artifact_expired_left > 0:
+                self.artifact_expired_left -= 1
+                denied = True  # as if the client came back after the token's lifetime
+            if denied:
+                self.state.faults.record("artifact_expired")
+        if denied:
+            return _json(ARTIFACT_NOT_FOUND, 404, headers={"Cache-Control": "private, no-store"})
+        assert task is not None
+        if self.state.observe(task).state != "completed":
+            raise middleware_error(400, "task is not completed yet", "invalid_request")
+        return await self._serve_video(request, task)
 
     async def _serve_video(self, request: web.Request, task: SandboxTask) -> web.StreamResponse:
         data = await self.renders.get(task.render)

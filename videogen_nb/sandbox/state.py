@@ -189,6 +189,7 @@ class SandboxState:
             audio=req.model.endswith("-audio"),
             image=req.image,
             last_image=req.last_image,
+            marks=not req.blind,
         )
 
     def task_for_key(self, key: str | None) -> SandboxTask | None:
@@ -234,13 +235,19 @@ class SandboxState:
         if frac < _QUEUED_END:
             return Phase("queued", 0)
         task.seen_running = True
-        progress = self._progress(task, now)
+        progress = self._running_progress(task, now)
         if b.odd_status:
             task.odd_reads += 1
             self.faults.record("odd_status")
             odd = "generating" if task.odd_reads % 2 else "weird_state"
             return Phase("in_progress", progress, odd)
         return Phase("in_progress", progress)
+
+    def _running_progress(self, task: SandboxTask, when: float) -> int:
+        progress = self._progress(task, when)
+        if self.behaviour.stepped_progress:  # new-api pins it to a few steps (GATEWAYS.md)
+            progress = 10 if progress < 34 else 20 if progress < 67 else 30
+        return progress
 
     @staticmethod
     def _progress(task: SandboxTask, when: float) -> int:

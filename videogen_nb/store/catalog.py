@@ -17,6 +17,8 @@ measured the real one.
 
 from __future__ import annotations
 
+import contextvars
+import re
 import threading
 import warnings
 from collections.abc import Iterable
@@ -242,6 +244,11 @@ def _builtin_models() -> list[ModelInfo]:
 _lock = threading.Lock()
 _catalog: dict[str, ModelInfo] = {info.name: info for info in _builtin_models()}
 _warned_unknown: set[str] = set()
+#: True where the request's warnings are shown another way (a live table row): then
+#: ``warn_request`` stays silent. An asyncio task copies it, so one run's rows set it alone.
+WARNINGS_SHOWN_ELSEWHERE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "videogen_warnings_shown_elsewhere", default=False
+)
 
 
 def get_model(name: str) -> ModelInfo | None:
@@ -259,7 +266,17 @@ def get_model(name: str) -> ModelInfo | None:
         if info is None:
             wanted = name.strip().lower()
             info = next((i for n, i in _catalog.items() if n.lower() == wanted), None)
+        if info is None and "/" in name:
+            # OpenRouter names models by provider ("google/veo-3.1"): the part after the
+            # slash is the catalog's model when it matches but for its separators (veo_3_1).
+            loose = _loose_name(name.rpartition("/")[2])
+            info = next((i for n, i in _catalog.items() if _loose_name(n) == loose), None)
     return info
+
+
+def _loose_name(name: str) -> str:
+    """``name`` without case or the separators vendors spell differently (``-``, ``_``, ``.``)."""
+    return re.sub(r"[\s._-]+", "", name.lower())
 
 
 def known_models() -> list[str]:
@@ -331,7 +348,9 @@ def warn_request(req: VideoRequest, *, stacklevel: int = 2) -> list[str]:
     :func:`warnings.warn` counted from the caller: 2 points at the line that called
     ``warn_request``; a library wrapper passes 3 to point at its own caller.
     """
-    emitted = []
+    emitted: list[str] = []
+    if WARNINGS_SHOWN_ELSEWHERE.get():
+        return emitted
     unknown = _unknown_message(req.model)
     for message in check_request(req):
         if message == unknown:

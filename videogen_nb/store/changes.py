@@ -13,9 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import attrs
-
-from ..core.errors import IllegalTransitionError, ValidationError
+from ..core.errors import IllegalTransitionError, TaskIdConflictError, ValidationError
 from ..core.scoring import VOTE_KINDS
 from ..core.states import EntryState
 from ..core.task import Task, TaskStatus
@@ -37,7 +35,7 @@ __all__ = [
     "vote_scope",
 ]
 
-#: the columns a task snapshot fills; a resubmission (a new task id) clears them all
+#: the columns a task snapshot fills
 TASK_FIELDS = (
     "status",
     "progress",
@@ -156,18 +154,16 @@ def submit_changes(
     entry: JournalEntry, task: Task, dialect: str | None, now: float
 ) -> dict[str, Any]:
     """What an accepted submit changes: the task id, the dialect that worked, the submit
-    time and what the task says. A resubmission (a task id other than the stored one)
-    starts the entry over: the earlier task's snapshot says nothing about this one, so its
-    columns are cleared and the new task applies to an entry back in ``created``."""
+    time and what the task says. A task id other than the stored one is refused
+    (``TaskIdConflictError``): the gateway made the first task and may bill it, so the
+    entry never forgets it (two submitters of one entry: the second one's task is extra)."""
     if entry.state is EntryState.DOWNLOADED:
         return {}
     changes: dict[str, Any] = {"task_id": task.id}
     if dialect is not None:
         changes["dialect"] = dialect
     if _restarts(entry, changes):
-        fresh: dict[str, Any] = dict.fromkeys(TASK_FIELDS)
-        changes.update(fresh)
-        entry = attrs.evolve(entry, state=EntryState.CREATED, **fresh)
+        raise TaskIdConflictError(entry.id, str(entry.task_id), task.id)
     if entry.submitted_at is None:
         changes["submitted_at"] = now
     changes.update(task_changes(entry, task, now))

@@ -68,6 +68,8 @@ class JournalEntry:
     error: str | None = None
     error_code: str | None = None
     spec: dict[str, Any] | None = None
+    #: the run whose lease holds the entry (None: nobody's, any resume() may take it)
+    owner: str | None = None
 
     @property
     def is_finished(self) -> bool:

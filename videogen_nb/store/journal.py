@@ -49,7 +49,7 @@ from typing import Any
 
 import attrs
 
-from ..core.errors import ValidationError
+from ..core.errors import LeaseLostError, ValidationError
 from ..core.request import VideoRequest
 from ..core.scoring import VOTE_KINDS
 from ..core.states import FINISHED_STATES, SUCCEEDED_STATES, UNFINISHED_STATES, EntryState
@@ -78,6 +78,7 @@ from .entries import (
     normalize_gateway,
     vote_from_row,
 )
+from .leases import Leases
 from .query import select_all
 from .schema import migrate
 
@@ -123,6 +124,8 @@ class Journal:
         self._db = Database(self.path, busy_timeout=busy_timeout)
         self._db.write(migrate)
         self._db.secure_companions()
+        #: which run holds which entries (``store.leases``)
+        self.leases = Leases(self._db)
 
     @staticmethod
     def default_path() -> pathlib.Path:
@@ -192,10 +195,14 @@ class Journal:
         gateway: str,
         dialect: str | None,
         run_id: str | None = None,
+        owner: str | None = None,
     ) -> JournalEntry:
         """Record a request about to be sent; returns its entry (state ``created``) with the
-        ``idempotency_key`` its POST must carry. Credentials in ``gateway`` are dropped."""
-        return self.record_requests([req], gateway=gateway, dialect=dialect, run_id=run_id)[0]
+        ``idempotency_key`` its POST must carry. Credentials in ``gateway`` are dropped.
+        ``owner`` is the run whose lease holds the entry from its first moment."""
+        return self.record_requests(
+            [req], gateway=gateway, dialect=dialect, run_id=run_id, owner=owner
+        )[0]
 
     def record_requests(
         self,
@@ -204,6 +211,7 @@ class Journal:
         gateway: str,
         dialect: str | None,
         run_id: str | None = None,
+        owner: str | None = None,
     ) -> list[JournalEntry]:
         """``record_request`` for many requests in ONE transaction (one sync to disk), so a
         run of thousands can be journalled up front without stalling its event loop."""
@@ -226,8 +234,8 @@ class Journal:
             for fingerprint, request_json, model, key in prepared:
                 cursor = conn.execute(
                     "INSERT INTO entries (run_id, fingerprint, request, gateway, dialect, model,"
-                    " idempotency_key, state, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " idempotency_key, state, created_at, updated_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         fingerprint,
@@ -239,6 +247,7 @@ class Journal:
                         EntryState.CREATED.value,
                         now,
                         now,
+                        owner,
                     ),
                 )
                 entry = self._fetch(conn, int(cursor.lastrowid or 0))
@@ -248,12 +257,16 @@ class Journal:
 
         return self._db.write(write)
 
-    def mark_sending(self, entry_id: int) -> JournalEntry:
+    def mark_sending(self, entry_id: int, *, owner: str | None = None) -> JournalEntry:
         """The POST is about to leave: state ``sending``. An entry found in this state after
         a crash may have been created (and billed) by the gateway, unlike a ``created`` one,
-        which was certainly never sent. Ignored once a task id is known."""
+        which was certainly never sent. Ignored once a task id is known. With ``owner``
+        (the sending run), raises ``LeaseLostError`` when another run holds the entry now:
+        its POST must not leave."""
 
         def compute(entry: JournalEntry, now: float) -> dict[str, Any]:
+            if owner is not None and entry.owner is not None and entry.owner != owner:
+                raise LeaseLostError(entry.id, owner, entry.owner)
             if entry.task_id is not None or entry.state not in _SENDABLE:
                 return {}
             return {"state": EntryState.SENDING}

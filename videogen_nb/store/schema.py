@@ -79,10 +79,31 @@ def _v2_spec_and_votes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS votes_created ON votes (created_at)")
 
 
+def _v3_leases(conn: sqlite3.Connection) -> None:
+    """Version 3: entries have an owner, the run holding them; a run's lease says who it
+    is (pid, host) and when it last showed it was alive (``heartbeat_at``)."""
+    conn.execute("ALTER TABLE entries ADD COLUMN owner TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS entries_owner ON entries (owner)")
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS leases (
+            owner TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            -- set when the run ended: its entries are free for resume() at once
+            released_at REAL
+        )
+        """
+    )
+
+
 #: migration ``i`` (0-based) takes a file from version ``i`` to ``i + 1``
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_entries,
     _v2_spec_and_votes,
+    _v3_leases,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,7 +5,10 @@ layer's ``PollScheduler`` follows thousands with one timer. Both ask a ``Follow`
 after each poll and each failed poll, so the rules live here once:
 
 - **delay**: ``PollPolicy`` decides, from the elapsed time since submit, the reported
-  progress, the model's typical duration and the server's own ``openai-poll-after-ms``;
+  progress, what was learned about the model at this gateway (``pace``: durations, queue
+  share, progress shape, refresh cadence; fed here by every poll and every finish), the
+  model's typical duration and the server's own ``openai-poll-after-ms``; ``trace`` keeps
+  the GETs spent and the reason of every delay, for ``run.poll_stats()``;
 - **deadline**: ``timeout`` seconds from the moment the following began (a task picked up
   by ``resume()`` after a restart gets a fresh budget; counting from its old submit time
   would time it out at once). No sleep goes past the deadline: the last poll happens at
@@ -35,7 +38,8 @@ from typing import TypeAlias
 import attrs
 
 from ..core.errors import APIConnectionError, RateLimitError, ServerError, TaskTimeoutError
-from ..core.task import Task
+from ..core.task import Task, TaskStatus
+from .pace import Pace
 from .polling import PollPolicy, ProgressTrack
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "Follow",
     "GiveUp",
     "PollAgain",
+    "PollTrace",
     "follow_task",
     "rate_limit_pause",
 ]
@@ -90,6 +95,34 @@ class GiveUp:
 #: what to do next
 Decision: TypeAlias = PollAgain | Finished | GiveUp
 
+#: decisions kept per task (a stuck task polled for hours keeps its latest ones)
+MAX_DECISIONS = 200
+#: a finish bracketed by polls further apart than this is learned at its upper bound
+NARROW_FINISH = 2.0
+
+
+@attrs.define(kw_only=True)
+class PollTrace:
+    """What following one task cost, and why: the numbers behind ``run.poll_stats()``."""
+
+    #: status GETs answered (failed polls are not counted)
+    gets: int = 0
+    #: (seconds since submit, chosen delay, the estimate that chose it), oldest first
+    decisions: list[tuple[float, float, str]] = attrs.field(factory=list)
+    #: at most this long passed between the task ending and the poll that saw it (the
+    #: time since the previous poll that still saw it running); None until it ends
+    lag_bound: float | None = None
+    #: the previous answer (status, progress) and when its GET was sent / answered (epoch)
+    last_answer: tuple[str, int | None] | None = None
+    last_sent: float | None = None
+    last_answered: float | None = None
+
+    def note(self, elapsed: float, delay: float, reason: str) -> None:
+        """Record one decision."""
+        if len(self.decisions) >= MAX_DECISIONS:
+            del self.decisions[0]
+        self.decisions.append((round(elapsed, 3), round(delay, 3), reason))
+
 
 @attrs.define(kw_only=True)
 class Follow:
@@ -106,6 +139,11 @@ class Follow:
     started: float = attrs.field(factory=time.monotonic)
     errors: int = 0
     track: ProgressTrack = attrs.field(factory=ProgressTrack)
+    #: what is learned about this model at this gateway (shared by its tasks), or None
+    pace: Pace | None = None
+    trace: PollTrace = attrs.field(factory=PollTrace)
+    #: epoch seconds now (a test drives a recorded timeline through it)
+    clock: Callable[[], float] = time.time
 
     @property
     def task_id(self) -> str:
@@ -129,13 +167,15 @@ class Follow:
             return Finished(self.task)
         return PollAgain(self._policy_delay())
 
-    def after_poll(self, task: Task) -> Decision:
+    def after_poll(self, task: Task, *, sent_at: float | None = None) -> Decision:
         """The step after a poll answered ``task`` (kept under the submit's id, whatever id
-        the answer carries: the answer itself stays on ``task.raw``)."""
+        the answer carries: the answer itself stays on ``task.raw``). ``sent_at`` (epoch)
+        is when that GET left; it brackets when the answer changed, for the cadence."""
         self.errors = 0
         if task.id != self.task_id:
             task = attrs.evolve(task, id=self.task_id)
         self.task = task
+        self._learn(task, sent_at=sent_at, now=self.clock())
         if task.status.is_terminal:
             return Finished(task)
         if self._past_deadline():
@@ -156,17 +196,52 @@ class Follow:
         logger.info("poll of %s failed (%s); trying again", self.task_id, error)
         return PollAgain(self.clip(min(2.0**self.errors, MAX_ERROR_BACKOFF)))
 
+    def _learn(self, task: Task, *, sent_at: float | None, now: float) -> None:
+        """Feed one answer to the trace and the pace (progress shape, cadence, durations)."""
+        trace = self.trace
+        trace.gets += 1
+        answer = (task.status.value, task.progress)
+        sent = now if sent_at is None else sent_at
+        if self.pace is not None:
+            self.pace.learn_reading(task.progress, running=task.status is TaskStatus.IN_PROGRESS)
+            if trace.last_answer is not None and answer != trace.last_answer:
+                assert trace.last_sent is not None
+                self.pace.cadence.observe_change(trace.last_sent, now)
+        if task.status.is_terminal and trace.last_answered is not None:
+            trace.lag_bound = now - trace.last_answered
+            if self.pace is not None and task.status is TaskStatus.COMPLETED:
+                self._learn_finish(now, trace.last_answered)
+        trace.last_answer, trace.last_sent, trace.last_answered = answer, sent, now
+
+    def _learn_finish(self, now: float, before: float) -> None:
+        assert self.pace is not None
+        done, prior = now - self.submitted_at, before - self.submitted_at
+        # a finish bracketed loosely says little about when exactly it happened
+        earliest = prior if done - prior <= NARROW_FINISH else done
+        track = self.track
+        # the first reading: a low progress value is the least sensitive to the finish's error
+        first = None if track.since is None else (track.since, track.base)
+        self.pace.learn_finish(finished=done, earliest=earliest, reading=first, switch=track.switch)
+
     def _policy_delay(self) -> float:
-        elapsed = time.time() - self.submitted_at
+        now = self.clock()
+        elapsed = now - self.submitted_at
         self.track.observe(elapsed, self.task.progress)
-        delay = self.policy.next_delay(
+        status = self.task.status
+        self.track.observe_status(
+            elapsed, None if status.is_terminal else status is TaskStatus.IN_PROGRESS
+        )
+        delay = self.policy.decide(
             elapsed=elapsed,
             progress=self.task.progress,
             typical_seconds=self.typical_seconds,
             poll_after=self.task.poll_after,
             track=self.track,
+            pace=self.pace,
+            now=now,
         )
-        return self.clip(delay)
+        self.trace.note(elapsed, delay.seconds, delay.reason)
+        return self.clip(delay.seconds)
 
     def _past_deadline(self) -> bool:
         left = self.time_left()
@@ -195,12 +270,13 @@ async def follow_task(
     decision = follow.first()
     while isinstance(decision, PollAgain):
         await asyncio.sleep(decision.delay)
+        sent_at = follow.clock()
         try:
             task = await poll(follow.task_id)
         except Exception as exc:
             decision = follow.after_error(exc)
             continue
-        decision = follow.after_poll(task)
+        decision = follow.after_poll(task, sent_at=sent_at)
         if on_update is not None:
             on_update(follow.task)
     if isinstance(decision, GiveUp):

@@ -13,12 +13,14 @@ was submitted elsewhere, or without a journal), and the call does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from ..core.errors import APIError, IllegalTransitionError
+from ..core.errors import APIError, IllegalTransitionError, VideoGenError
 from ..core.request import VideoRequest
 from ..core.states import EntryState
 from ..core.task import Task, TaskStatus
@@ -57,12 +59,20 @@ class Recorder(Protocol):
     # -- writes, in the order of an entry's life ------------------------------------------
 
     def requests(
-        self, requests: Sequence[VideoRequest], *, gateway: str, dialect: str, run_id: str | None
+        self,
+        requests: Sequence[VideoRequest],
+        *,
+        gateway: str,
+        dialect: str,
+        run_id: str | None,
+        owner: str | None = None,
     ) -> list[JournalEntry | None]:
-        """Journal requests before anything is sent (``created``), one entry each."""
+        """Journal requests before anything is sent (``created``), one entry each, held by
+        the run ``owner`` (its lease) from the first moment."""
 
-    def sending(self, entry_id: int | None) -> None:
-        """The POST is about to leave (``sending``)."""
+    def sending(self, entry_id: int | None, *, owner: str | None = None) -> None:
+        """The POST is about to leave (``sending``); with ``owner``, raises
+        ``LeaseLostError`` when another run holds the entry now (the POST must not leave)."""
 
     def submitted(self, entry_id: int | None, task: Task, *, dialect: str) -> None:
         """The gateway accepted the request: ``task.id`` is the task's identity from now on."""
@@ -102,6 +112,13 @@ class Recorder(Protocol):
 
     # -- reads ------------------------------------------------------------------------------
 
+    def hold(self, owner: str) -> str | None:
+        """Take (or renew) the lease ``owner`` for this process; returns the owner to write
+        on entries (None without a journal)."""
+
+    def let_go(self, owner: str) -> None:
+        """Release the lease ``owner``: its unfinished entries are free for ``resume()``."""
+
     def find_completed(self, fingerprint: str, *, gateway: str, model: str) -> JournalEntry | None:
         """The newest downloaded entry for an identical request whose file still exists."""
 
@@ -121,12 +138,18 @@ class NullRecorder:
         return None
 
     def requests(
-        self, requests: Sequence[VideoRequest], *, gateway: str, dialect: str, run_id: str | None
+        self,
+        requests: Sequence[VideoRequest],
+        *,
+        gateway: str,
+        dialect: str,
+        run_id: str | None,
+        owner: str | None = None,
     ) -> list[JournalEntry | None]:
         """One None per request: there are no entries."""
         return [None] * len(requests)
 
-    def sending(self, entry_id: int | None) -> None:
+    def sending(self, entry_id: int | None, *, owner: str | None = None) -> None:
         """Nothing to record."""
 
     def submitted(self, entry_id: int | None, task: Task, *, dialect: str) -> None:
@@ -165,6 +188,13 @@ class NullRecorder:
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
         """Nothing to record."""
 
+    def hold(self, owner: str) -> str | None:
+        """No journal, no lease."""
+        return None
+
+    def let_go(self, owner: str) -> None:
+        """Nothing to release."""
+
     def find_completed(self, fingerprint: str, *, gateway: str, model: str) -> JournalEntry | None:
         """No journal, no cache."""
         return None
@@ -193,19 +223,27 @@ class JournalRecorder:
         return self._journal
 
     def requests(
-        self, requests: Sequence[VideoRequest], *, gateway: str, dialect: str, run_id: str | None
+        self,
+        requests: Sequence[VideoRequest],
+        *,
+        gateway: str,
+        dialect: str,
+        run_id: str | None,
+        owner: str | None = None,
     ) -> list[JournalEntry | None]:
         """Journal requests in one transaction (state ``created``)."""
         if not requests:
             return []
         return list(
-            self._journal.record_requests(requests, gateway=gateway, dialect=dialect, run_id=run_id)
+            self._journal.record_requests(
+                requests, gateway=gateway, dialect=dialect, run_id=run_id, owner=owner
+            )
         )
 
-    def sending(self, entry_id: int | None) -> None:
+    def sending(self, entry_id: int | None, *, owner: str | None = None) -> None:
         """State ``sending`` (the journal ignores it once a task id is known)."""
         if entry_id is not None:
-            self._journal.mark_sending(entry_id)
+            self._journal.mark_sending(entry_id, owner=owner)
 
     def submitted(self, entry_id: int | None, task: Task, *, dialect: str) -> None:
         """State ``submitted`` (or what the task already is), with the task id and the
@@ -290,6 +328,16 @@ class JournalRecorder:
         """Store the spec check's findings."""
         if entry_id is not None:
             self._journal.record_spec(entry_id, spec)
+
+    def hold(self, owner: str) -> str | None:
+        """Open (or renew) the lease in the journal."""
+        self._journal.leases.open(owner, now=time.time())
+        return owner
+
+    def let_go(self, owner: str) -> None:
+        """Mark the lease released (nothing to do once the journal is closed)."""
+        with contextlib.suppress(VideoGenError):
+            self._journal.leases.release(owner, now=time.time())
 
     def find_completed(self, fingerprint: str, *, gateway: str, model: str) -> JournalEntry | None:
         """The journal's finished entry for an identical request."""

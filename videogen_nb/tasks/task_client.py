@@ -5,6 +5,9 @@ methods of the run layer (``run``, ``compare``, ``resume``), which sit above thi
 Its parts: journal writes go through ``recorder``, waiting through ``follow`` (the rules
 the run layer's scheduler follows too), the video download through ``fetch``. Everything
 here runs on one event loop: the one that first uses the client.
+
+Over 500 lines on purpose: ``TaskClient`` is the contract's one-task verbs on one class; its
+parts already live beside it (``recorder``, ``follow``, ``fetch``, ``submit_answer``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import os
 import pathlib
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +33,7 @@ from ..core.errors import (
 )
 from ..core.request import VideoRequest
 from ..core.task import Result, Task, TaskStatus
-from ..dialects import Dialect, get_dialect
+from ..dialects import Dialect, auto_fallback, bind_base, get_dialect
 from ..dialects.decode import decode_error, decode_models, decode_task
 from ..http.retry import RetryPolicy
 from ..http.transport import Transport
@@ -39,6 +43,7 @@ from .fetch import fetch_video, target_path
 from .follow import Follow, follow_task
 from .polling import PollPolicy
 from .recorder import DEFAULT, Recorder, open_recorder
+from .submit_answer import submitted_task
 
 __all__ = ["DEFAULT", "TaskClient"]
 
@@ -84,6 +89,7 @@ class TaskClient:
         retry: RetryPolicy | None = None,
         max_download_bytes: int = 2 * 1024**3,
         verify_ssl: bool = True,
+        allow_private_downloads: bool | None = None,
     ) -> None:
         base_url = base_url or os.environ.get(BASE_URL_ENV)
         if not base_url:
@@ -101,9 +107,11 @@ class TaskClient:
             retry=retry or RetryPolicy(),
             verify_ssl=verify_ssl,
             error_decoder=decode_error,
+            allow_private_downloads=allow_private_downloads,
         )
         self._auto = dialect == "auto"
         self._dialect: Dialect = get_dialect("unified") if self._auto else _as_dialect(dialect)
+        bind_base(self._dialect, self._transport.base_url)
         self._recorder: Recorder = open_recorder(journal)
         self._owns_journal = not isinstance(journal, Journal)
         self.output_dir = pathlib.Path(output_dir) if output_dir else DEFAULT_OUTPUT_DIR
@@ -113,6 +121,10 @@ class TaskClient:
         self._tracked: dict[str, _Tracked] = {}
         # poll route that answered last, per dialect, so fallbacks are paid for once
         self._poll_route: dict[str, int] = {}
+        # the lease single-task calls (submit, generate) hold their entries by; runs hold
+        # theirs by their own (run/lease.py)
+        self._lease_owner = f"client-{uuid.uuid4().hex[:12]}"
+        self._lease_held = False
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -155,8 +167,9 @@ class TaskClient:
         after the request was sent, ``SubmitOutcomeUnknownError`` is raised and the entry is
         marked ``submit_unknown``: it is not resubmitted automatically (that could pay twice).
         """
-        entry = self.record_request(request, run_id=run_id)
-        return await self.submit_entry(request, entry)
+        owner = self._hold()
+        entry = self.record_request(request, run_id=run_id, owner=owner)
+        return await self.submit_entry(request, entry, owner=owner)
 
     async def submit_entry(
         self,
@@ -164,13 +177,17 @@ class TaskClient:
         entry: JournalEntry | None,
         *,
         retry_rate_limits: bool = True,
+        owner: str | None = None,
     ) -> Task:
-        """Submit ``request`` for an existing journal entry (reusing its Idempotency-Key)."""
+        """Submit ``request`` for an existing journal entry (reusing its Idempotency-Key).
+
+        ``owner`` is the run sending it: when another run's ``resume()`` took the entry
+        over, ``LeaseLostError`` is raised and nothing is sent."""
         _check_request(request)
         catalog.warn_request(request)
         key = entry.idempotency_key if entry is not None else None
         entry_id = entry.id if entry is not None else None
-        self._recorder.sending(entry_id)
+        self._recorder.sending(entry_id, owner=owner)
         try:
             task, dialect = await self._post_submit(request, key, retry_rate_limits)
         except SubmitOutcomeUnknownError as exc:
@@ -190,17 +207,21 @@ class TaskClient:
         self, request: VideoRequest, key: str | None, retry_rate_limits: bool
     ) -> tuple[Task, Dialect]:
         dialect = self._dialect
-        try:
-            response = await self._send_submit(dialect, request, key, retry_rate_limits)
-        except BadRequestError as exc:
-            if not (self._auto and exc.status_code in ROUTE_MISSING and dialect.name != "openai"):
-                raise
-            # The unified route is missing: this gateway serves OpenAI-style /v1/videos only.
-            # A missing route created nothing, so trying the other route cannot pay twice.
-            logger.info("gateway has no unified video route; switching to the openai dialect")
-            self._dialect = dialect = get_dialect("openai")
-            response = await self._send_submit(dialect, request, key, retry_rate_limits)
-        task = decode_task(response.json(), headers=response.headers, status_code=response.status)
+        while True:
+            try:
+                response = await self._send_submit(dialect, request, key, retry_rate_limits)
+                break
+            except BadRequestError as exc:
+                # A missing submit route created nothing, so trying the next one (unified,
+                # openai, openrouter: dialects.AUTO_ORDER) cannot pay twice.
+                missing = self._auto and exc.status_code in ROUTE_MISSING
+                fallback = auto_fallback(dialect, self.base_url) if missing else None
+                if fallback is None:
+                    raise
+                logger.info("gateway has no %s video route; trying %s", dialect.name, fallback.name)
+                self._dialect = dialect = fallback
+        task = submitted_task(response)
+        dialect.accepted(task, self.base_url)
         return task, dialect
 
     async def _send_submit(
@@ -359,8 +380,9 @@ class TaskClient:
         if cached is not None:
             return cached
         started = time.monotonic()
-        entry = self.record_request(request, run_id=None)
-        task = await self.submit_entry(request, entry)
+        owner = self._hold()
+        entry = self.record_request(request, run_id=None, owner=owner)
+        task = await self.submit_entry(request, entry, owner=owner)
         try:
             task = await self.wait(task, timeout)
         except TaskFailedError as exc:
@@ -398,8 +420,9 @@ class TaskClient:
             return None
 
     async def models(self) -> list[str]:
-        """The model ids the gateway lists at ``/v1/models``."""
-        response = await self._transport.send("GET", "/v1/models", retry=True, expect_json=True)
+        """The model ids the gateway lists (``/v1/models``; OpenRouter: its video models)."""
+        path = self._dialect.models_path()
+        response = await self._transport.send("GET", path, retry=True, expect_json=True)
         return decode_models(response.json())
 
     # -- journal helpers (used by the run layer too) -----------------------------------------
@@ -442,25 +465,34 @@ class TaskClient:
         if not entry.task_id:
             return
         self._tracked[entry.task_id] = _Tracked(
-            dialect=_as_dialect(entry.dialect or self._dialect.name),
+            dialect=bind_base(_as_dialect(entry.dialect or self._dialect.name), self.base_url),
             model=entry.model,
             submitted_at=entry.submitted_at or entry.created_at or time.time(),
             entry_id=entry.id,
         )
 
-    def record_request(self, request: VideoRequest, *, run_id: str | None) -> JournalEntry | None:
-        """Journal a request before it is sent (public for the run layer)."""
-        return self.record_requests([request], run_id=run_id)[0]
+    def record_request(
+        self, request: VideoRequest, *, run_id: str | None, owner: str | None = None
+    ) -> JournalEntry | None:
+        """Journal a request before it is sent (public for the run layer); ``owner`` is the
+        run whose lease holds it."""
+        return self.record_requests([request], run_id=run_id, owner=owner)[0]
 
     def record_requests(
-        self, requests: list[VideoRequest], *, run_id: str | None
+        self, requests: list[VideoRequest], *, run_id: str | None, owner: str | None = None
     ) -> list[JournalEntry | None]:
         """Journal many requests in one transaction (None for each when there is no journal)."""
         for request in requests:
             _check_request(request)
         return self._recorder.requests(
-            requests, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id
+            requests, gateway=self.gateway, dialect=self._dialect.name, run_id=run_id, owner=owner
         )
+
+    def _hold(self) -> str | None:
+        """Take (or renew) this client's lease for a single-task call's entry."""
+        owner = self._recorder.hold(self._lease_owner)
+        self._lease_held = owner is not None
+        return owner
 
     def _tracking(self, task_id: str) -> _Tracked:
         tracked = self._tracked.get(task_id)
@@ -480,6 +512,8 @@ class TaskClient:
     async def aclose(self) -> None:
         """Close the HTTP session (and the journal, when the client opened it)."""
         await self._transport.aclose()
+        if self._lease_held:
+            self._recorder.let_go(self._lease_owner)
         journal = self._recorder.journal
         if journal is not None and self._owns_journal:
             journal.close()

@@ -64,6 +64,25 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 4 * 1024 * 1024
 
 
+#: what a failed cell of a blind grid says instead of the gateway's text (which often names
+#: the model or its vendor)
+BLIND_ERROR = "failed: the gateway's message is shown after Reveal models"
+
+
+def mask_cell(cell: dict[str, Any]) -> None:
+    """Strip from one cell of a masked blind grid what could tell its model: the file name
+    ("kling-v2_boat.mp4"), its size, the progress (models differ in speed) and the
+    gateway's error text."""
+    cell["path"] = None
+    cell["size"] = None
+    cell["progress"] = None
+    cell["caption"] = [
+        [k, cell["status"] if k == "status" else v] for k, v in cell["caption"] if k != "time"
+    ]
+    if cell.get("error"):
+        cell["error"] = cell["reason"] = BLIND_ERROR
+
+
 class VoteRecorder(Protocol):
     """What a grid needs of a journal to save votes (``videogen_nb.journal.Journal``)."""
 
@@ -84,8 +103,11 @@ class ComparisonGrid(anywidget.AnyWidget):
     """A grid of videos that play in step: rows x columns of request fields.
 
     ``rows``/``cols`` name request fields (``"prompt"``, ``"model"``, ``"seed"``, ...; a
-    list for several, None for one). ``blind=True`` hides model names, shuffles the columns
-    (stable for this grid) and labels them A, B, C; votes land in ``votes``, the optional
+    list for several, None for one). ``blind=True`` hides everything that could name a
+    model (names, timings, progress, gateway errors, file names), gives every row its own
+    order of the models (stable for this grid) and labels the slots A, B, C. Once the models
+    are revealed voting is closed (a vote then would not be blind). Votes land in ``votes``,
+    the optional
     ``journal`` (``record_vote``) and the ``on_vote`` callbacks. ``set_results`` and
     ``update_result`` may be called from any thread while the grid is shown.
 
@@ -108,6 +130,8 @@ class ComparisonGrid(anywidget.AnyWidget):
     #: one line for the control bar (a journal error, for instance)
     message = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    #: failed cells show a Retry button (see ``enable_retry``)
+    retry_enabled = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -145,6 +169,7 @@ class ComparisonGrid(anywidget.AnyWidget):
         self.votes: list[dict[str, Any]] = []
         #: callables called with each vote dict, after it is recorded
         self.on_vote: list[Callable[[dict[str, Any]], Any]] = []
+        self._retry: Callable[[int], Any] | None = None
         self._results: list[Result] = []
         self._layout: GridLayout | None = None
         self._fixed_fps = fps
@@ -187,7 +212,8 @@ class ComparisonGrid(anywidget.AnyWidget):
     def _hidden_fields(self) -> set[str]:
         if not self.blind or self.revealed:
             return set()
-        return {"model", *(self._layout.col_fields if self._layout else ())}
+        # Timing tells models apart as surely as a name (they differ in speed).
+        return {"model", "time", *(self._layout.col_fields if self._layout else ())}
 
     def _refresh(self) -> None:
         layout = build_layout(
@@ -201,8 +227,9 @@ class ComparisonGrid(anywidget.AnyWidget):
         masked = self.blind and not self.revealed
         cols = []
         for n, (key, label) in enumerate(layout.cols):
-            letter = column_letter(n)
-            shown = letter if masked else (f"{letter} · {label}" if self.blind else label)
+            # A blind grid's columns are slots (each row orders the models its own way):
+            # after reveal, each cell's caption names its model.
+            shown = column_letter(n) if self.blind else label
             cols.append({"key": f"col{n}" if masked else key, "label": shown})
         axes = {
             "rows": [{"key": k, "label": shorten(lbl, 500)} for k, lbl in layout.rows],
@@ -214,9 +241,8 @@ class ComparisonGrid(anywidget.AnyWidget):
             self._results, layout, hide=self._hidden_fields(), max_bytes=self.max_bytes
         )
         if masked:
-            # A file name often carries the model ("kling-v2_boat.mp4"): keep it out.
             for cell in cells:
-                cell["path"] = None
+                mask_cell(cell)
         fps = (
             self._fixed_fps
             if self._fixed_fps is not None
@@ -246,6 +272,8 @@ class ComparisonGrid(anywidget.AnyWidget):
                 )
             elif kind == "reveal":
                 self.reveal()
+            elif kind == "retry":
+                self.retry(int(content["cell"]))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             log.warning("ignored front-end message %r: %s", kind, exc)
             self.message = f"ignored {kind} message: {exc}"
@@ -306,6 +334,10 @@ class ComparisonGrid(anywidget.AnyWidget):
         ``"tie"``/``"skip"``. Returns the vote dict (model names, never letters)."""
         if kind not in VOTE_KINDS:
             raise ValueError(f"vote kind must be one of {VOTE_KINDS}, got {kind!r}")
+        if self.blind and self.revealed:
+            raise ValueError(
+                "voting is closed: the models are revealed, so a vote is no longer blind"
+            )
         with self._lock:
             layout = self.grid_layout
             if not 0 <= row < len(layout.rows):
@@ -368,6 +400,23 @@ class ComparisonGrid(anywidget.AnyWidget):
                 callback(dict(record))
             except Exception:
                 log.exception("on_vote callback failed")
+
+    def enable_retry(self, retry: Callable[[int], Any]) -> None:
+        """Show a Retry button on failed cells; ``retry(cell_index)`` submits that request
+        again (a run's ``retry``: cell ``i`` is the run's row ``i``)."""
+        self._retry = retry
+        self.retry_enabled = True
+
+    def retry(self, index: int) -> bool:
+        """What a failed cell's Retry button does; False when nothing was resubmitted."""
+        with self._lock:
+            if not 0 <= index < len(self._results):
+                raise IndexError(f"no cell {index}")
+        if self._retry is None:
+            raise ValueError("this grid cannot retry (no run behind it)")
+        done = bool(self._retry(index))
+        self.message = "" if done else f"cell {index} has nothing to retry"
+        return done
 
     def reveal(self) -> None:
         """Show the real model names of a blind grid (the letters stay, for reference)."""

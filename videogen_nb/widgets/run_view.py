@@ -107,6 +107,9 @@ class RunView:
             if self._started:
                 return self
             self._started = True
+        if self.table is not None:
+            # The table shows the catalog's warnings on their rows: no raw Python warning.
+            self.run.warnings_on_rows = True
         self.run.add_listener(self._on_change)
         loop = _run_loop(self.run)
         if loop is None or loop.is_closed() or not loop.is_running():
@@ -208,6 +211,8 @@ class RunView:
         }
         options.update(self.grid_options)
         self.grid = ComparisonGrid(run.results, **options)
+        # A failed cell offers "Retry": that one request is submitted again in this run.
+        self.grid.enable_retry(run.retry)
         self.grid_out.append_display_data(self.grid)
 
     # -- display --------------------------------------------------------------------------

@@ -17,33 +17,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..client.sync_client import Client
 from ..core.errors import ValidationError, VideoGenError
 from ..display.html import tag
-from ..store.catalog import check_request
 from ..tasks.task_client import BASE_URL_ENV
 from .run_view import RunView, show_run
+from .studio_check import FormCheck, RawForm, check_form
 from .studio_form import (
+    Choices,
     FormValues,
-    build_requests,
-    count_text,
-    counting_values,
     duration_choices,
     form_field,
     merge_models,
-    parse_metadata,
-    parse_prompts,
-    parse_seeds,
     size_choices,
-    task_count,
 )
 from .studio_inputs import KeyField
 from .studio_launch import AnyClient, call_on_loop, list_models
 from .studio_view import FIELDS, StudioView
 
 if TYPE_CHECKING:
+    from ..client.async_client import AsyncClient
     from ..core.request import VideoRequest
     from ..run.run import Run
     from .grid import ComparisonGrid
@@ -54,6 +50,18 @@ log = logging.getLogger(__name__)
 
 #: runs with more tasks than this ask for a second click (the Studio's cost guard)
 DEFAULT_CONFIRM_ABOVE = 8
+#: how the count line names a field that needs fixing
+_PROBLEM = {
+    "prompt": "write a prompt",
+    "models": "choose a model",
+    "seeds": "fix the seeds",
+    "last_frame": "fix the last frame",
+}
+#: errors about a missing value, shown next to their field only once the user has touched
+#: it or tried Generate (a fresh form is not a wall of red)
+_MISSING_FIELDS = ("prompt", "models")
+#: the fields ``check_form`` judges (the others report their own errors)
+_CHECKED_FIELDS = ("prompt", "models", "seeds", "size", "duration", "quality", "fps", "n")
 
 
 class Studio(StudioView):
@@ -85,11 +93,19 @@ class Studio(StudioView):
         self.client: AnyClient | None = client
         self.view = view
         self.client_options = dict(client_options or {})
-        #: the last run launched, and its live view
+        #: the run shown below the form (the last launched, or one picked under "Runs")
         self.run: Run | None = None
         self.run_view: RunView | None = None
+        #: every run this Studio launched, oldest first, with its live view
+        self.runs: list[tuple[Run, RunView]] = []
         #: how many runs this Studio launched
         self.launched = 0
+        #: what the chosen models allow for ``size`` and ``duration``
+        self.choices: dict[str, Choices] = {}
+        #: the form as last checked (what Generate would send)
+        self.check: FormCheck = FormCheck()
+        self._model_note: str | None = None
+        self._touched: set[str] = set()
         self._models_task: asyncio.Task[None] | None = None
         self._wire()
         self._show_connection()
@@ -98,7 +114,7 @@ class Studio(StudioView):
         else:
             self._set_model_options(None)
         self._update_choices()
-        self._update_count()
+        self._validate()
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -107,13 +123,29 @@ class Studio(StudioView):
         self.confirm_button.on_click(lambda _b: self.generate(confirmed=True))
         self.generate_button.on_click(lambda _b: self.generate())
         self.connect_button.on_click(lambda _b: self.connect())
-        recount = [self.models, self.prompt, self.seeds, self.confirm_above]
-        for widget in recount:
-            widget.observe(lambda _c: self._form_changed(), names="value")
-        for widget in (self.negative, self.size, self.duration, self.quality, self.fps, self.n):
-            widget.observe(lambda _c: self._hide_confirm(), names="value")
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.retry_button.on_click(lambda _b: self.retry_failed())
+        self.allow_parallel.observe(lambda _c: self._validate(), names="value")
+        self.history.observe(lambda c: self._show_past(c["new"]), names="value")
         self.models.observe(lambda _c: self._update_choices(), names="value")
-        self.metadata.observe(lambda _c: self._check_metadata(), names="value")
+        fields = {
+            "models": self.models,
+            "prompt": self.prompt,
+            "seeds": self.seeds,
+            "negative": self.negative,
+            "size": self.size,
+            "duration": self.duration,
+            "quality": self.quality,
+            "fps": self.fps,
+            "n": self.n,
+            "metadata": self.metadata,
+            "confirm_above": self.confirm_above,
+        }
+        for name, widget in fields.items():
+            widget.observe(lambda _c, name=name: self._form_changed(name), names="value")
+        for upload in (self.image, self.last_frame):
+            upload.button.observe(lambda _c: self._form_changed(None), names="value")
+            upload.clear_button.on_click(lambda _b: self._form_changed(None))
 
     # -- gateway --------------------------------------------------------------------------
 
@@ -176,22 +208,27 @@ class Studio(StudioView):
         self.models.options = options
         available = {value for _label, value in options}
         self.models.value = tuple(m for m in chosen if m in available)
-        self._set_error("models", note)
+        self._model_note = note
+        self._validate()
 
     # -- live form feedback ---------------------------------------------------------------
 
-    def _form_changed(self) -> None:
+    def _form_changed(self, field: str | None) -> None:
+        if field is not None:
+            self._touched.add(field)
         self._hide_confirm()
-        self._update_count()
+        self._validate()
 
     def _update_choices(self) -> None:
         models = list(self.models.value)
         durations = duration_choices(models)
         sizes = size_choices(models)
+        self.choices = {"duration": durations, "size": sizes}
+        # Never ``ensure_option``: a front end that refuses a typed value keeps showing it
+        # while the kernel gets "" (the form would say "banana" and send the default). The
+        # kernel checks the value instead and says what is wrong next to the field.
         self.duration.options = durations.options
-        self.duration.ensure_option = durations.restricted
         self.size.options = sizes.options
-        self.size.ensure_option = sizes.restricted
         # A value the new models do not take is cleared rather than silently sent.
         if durations.restricted and self.duration.value not in durations.options:
             self.duration.value = ""
@@ -200,74 +237,117 @@ class Studio(StudioView):
         notes = [n for n in (sizes.note, durations.note) if n]
         self.limits.value = "".join(tag("div", n, style="color:#666;font-size:12px") for n in notes)
 
-    def _check_metadata(self) -> None:
-        self._hide_confirm()
-        try:
-            value = parse_metadata(self.metadata.value)
-        except ValidationError as exc:
-            self._set_error("metadata", exc.message)
-            return
-        self._set_error("metadata", None)
-        if value:
-            self.errors["metadata"].value = tag("span", "✓ valid JSON", style="color:#1a7f37")
-
-    def _update_count(self) -> None:
-        text, complete = count_text(
-            self.prompt.value, self.seeds.value, tuple(self.models.value), self.confirm_above.value
+    def raw_form(self) -> RawForm:
+        """The form exactly as its widgets hold it."""
+        return RawForm(
+            prompt=self.prompt.value,
+            models=tuple(self.models.value),
+            seeds=self.seeds.value,
+            negative=self.negative.value,
+            image=self.image.data_uri,
+            last_image=self.last_frame.data_uri,
+            size=self.size.value,
+            duration=self.duration.value,
+            quality=self.quality.value,
+            fps=int(self.fps.value or 0),
+            n=int(self.n.value or 0),
+            metadata=self.metadata.value,
         )
-        self.count.value = tag("span", text, style="font-weight:600" if complete else "color:#666")
+
+    def _validate(self, *, attempted: bool = False) -> FormCheck:
+        """Check every field against what would be sent; show each error next to its field
+        (clearing the fixed ones), update the count line and enable Generate only when the
+        form is valid and no run of this Studio is working (unless parallel runs are on)."""
+        if attempted:
+            self._touched.update(_MISSING_FIELDS)
+        check = check_form(self.raw_form())
+        self.check = check
+        for field in (*_CHECKED_FIELDS, "metadata", "general"):
+            message = check.errors.get(field)
+            if field in _MISSING_FIELDS and field not in self._touched:
+                message = None
+            if field == "models" and not message:
+                message = self._model_note
+            self._set_error(field, message)
+        if not check.errors.get("metadata") and self.metadata.value.strip():
+            self.errors["metadata"].value = tag("span", "✓ valid JSON", style="color:#1a7f37")
+        self._update_count(check)
+        self._update_buttons()
+        return check
+
+    def _update_count(self, check: FormCheck) -> None:
+        if not check.ok:
+            problems = [_PROBLEM.get(f, f"fix the {f.replace('_', ' ')}") for f in check.errors]
+            for field in ("image", "last_frame"):
+                if self.error(field):
+                    problems.append(f"fix the {field.replace('_', ' ')}")
+            text = f"0 tasks: {', '.join(problems) or 'nothing to launch'}"
+            self.count.value = tag("span", text, style="color:#666")
+            return
+        n = len(check.requests)
+        text = f"{n} task{'s' if n != 1 else ''} will be launched"
+        if n > self.confirm_above.value:
+            text += f" (asks to confirm: more than {self.confirm_above.value})"
+        self.count.value = tag("span", text, style="font-weight:600")
+
+    @property
+    def busy(self) -> bool:
+        """True while a run this Studio launched is still working."""
+        return any(not run.done for run, _view in self.runs)
+
+    def _update_buttons(self) -> None:
+        uploads_ok = not (self.error("image") or self.error("last_frame"))
+        blocked = self.busy and not self.allow_parallel.value
+        self.generate_button.disabled = not (self.check.ok and uploads_ok) or blocked
+        self.generate_button.tooltip = (
+            "a run is working: Stop it, wait, or tick 'allow parallel runs'" if blocked else ""
+        )
+        self.stop_button.disabled = not self.busy
+        failed = self._failed_rows(self.run)
+        self.retry_button.disabled = not failed
+        self.retry_button.description = (
+            f"Retry failed ({len(failed)})" if failed else "Retry failed"
+        )
 
     @property
     def task_count(self) -> int:
         """How many tasks Generate would launch now (0 when the form is incomplete)."""
-        try:
-            values = counting_values(self.prompt.value, self.seeds.value, tuple(self.models.value))
-        except ValidationError:
-            return 0
-        return task_count(values)
+        return len(self.check.requests) if self.check.ok else 0
 
     # -- launching ------------------------------------------------------------------------
 
     def read_form(self) -> FormValues:
         """The form as values; raises ``ValidationError`` naming the first bad field."""
-        values = FormValues(
-            prompts=tuple(parse_prompts(self.prompt.value)),
-            models=tuple(self.models.value),
-            seeds=tuple(s) if (s := parse_seeds(self.seeds.value)) else None,
-            negative_prompt=self.negative.value,
-            image=self.image.data_uri,
-            last_image=self.last_frame.data_uri,
-            size=self.size.value.strip(),
-            duration=self.duration.value.strip(),
-            quality=self.quality.value.strip(),
-            fps=int(self.fps.value),
-            n=int(self.n.value),
-            metadata=parse_metadata(self.metadata.value),
-        )
-        if not values.models:
-            raise ValidationError("models", "choose at least one model")
-        size_choices(values.models).check(values.size, "size")
-        duration_choices(values.models).check(values.duration, "duration")
-        return values
+        check = self._validate()
+        if check.values is None:
+            field, message = next(iter(check.errors.items()))
+            raise ValidationError(field, message)
+        return check.values
 
     def generate(self, *, confirmed: bool = False) -> Run | None:
         """What the Generate button does: check the form, ask to confirm a big sweep, start
         the run through ``client.run`` and show it live below the form. Returns the run,
-        or None when nothing was launched (the reason is shown next to its field)."""
-        self._clear_errors()
+        or None when nothing was launched (the reason is shown next to its field).
+
+        One run at a time: while a run of this Studio works, Generate launches nothing
+        unless ``allow_parallel`` is ticked (the button is disabled too; this guards a
+        click already on its way)."""
         self._hide_confirm()
+        self.warnings.value = ""
         if self.key.value and not self.connect():
             return None
         if self.client is None:
             self._set_error("url", "connect to a gateway first (URL, key, Connect)")
             return None
-        try:
-            values = self.read_form()
-            requests = build_requests(values)
-        except ValidationError as exc:
-            field = form_field(exc.field)
-            self._set_error(field, exc.message if field != "general" else str(exc))
+        check = self._validate(attempted=True)
+        if self.busy and not self.allow_parallel.value:
+            self._set_error(
+                "general", "a run is still working: Stop it, or tick 'allow parallel runs'"
+            )
             return None
+        if not check.ok or self.error("image") or self.error("last_frame"):
+            return None
+        requests = list(check.requests)
         count = len(requests)
         if count > self.confirm_above.value and not confirmed:
             self._ask_to_confirm(
@@ -275,10 +355,8 @@ class Studio(StudioView):
                 "Each may be billed. Launch them?"
             )
             return None
-        self._show_warnings(requests)
-        rows: str | tuple[str, ...] = (
-            ("prompt", "seed") if values.seeds and len(values.seeds) > 1 else "prompt"
-        )
+        seeds = check.values.seeds if check.values is not None else None
+        rows: str | tuple[str, ...] = ("prompt", "seed") if seeds and len(seeds) > 1 else "prompt"
         try:
             run = self._start(requests, rows)
         except ValidationError as exc:
@@ -287,30 +365,79 @@ class Studio(StudioView):
         except VideoGenError as exc:
             self._set_error("general", str(exc))
             return None
-        self.run = run
-        self.launched += 1
-        self.run_view = show_run(run, view=self.view)
-        self.output.children = (self.run_view.widget,)
+        self._launched(run)
         return run
 
     def _start(self, requests: list[VideoRequest], rows: str | tuple[str, ...]) -> Run:
         client = self.client
         assert client is not None
         # The user saw the count (and confirmed a large one): that is the spending guard.
-        return call_on_loop(
-            client,
-            lambda aclient: aclient.run(requests, max_tasks=len(requests), rows=rows, cols="model"),
-        )
 
-    def _show_warnings(self, requests: list[VideoRequest]) -> None:
-        seen = list(
-            dict.fromkeys(
-                w for req in requests for w in check_request(req) if "not in the catalog" not in w
-            )
-        )
-        self.warnings.value = "".join(
-            tag("div", f"⚠ {w}", style="color:#8a6d00;font-size:12px") for w in seen[:10]
-        )
+        def start(aclient: AsyncClient) -> Run:
+            run = aclient.run(requests, max_tasks=len(requests), rows=rows, cols="model")
+            # Set on the loop before any row submits: the live table shows the catalog's
+            # warnings on their rows, so no raw Python warning is printed as well.
+            run.warnings_on_rows = True
+            return run
+
+        return call_on_loop(client, start)
+
+    # -- the runs -------------------------------------------------------------------------
+
+    def _launched(self, run: Run) -> None:
+        """Show ``run`` below the form and keep it reachable under "Runs"."""
+        view = show_run(run, view=self.view)
+        self.runs.append((run, view))
+        self.launched += 1
+        run.add_listener(lambda index: self._run_changed(run, index))
+        stamp = time.strftime("%H:%M:%S", time.localtime(run.started_at))
+        label = f"run {len(self.runs)} · {len(run.rows)} tasks · {stamp}"
+        options = [*self.history.options, (label, len(self.runs) - 1)]
+        self.history.options = options
+        self.history.layout.display = None if len(options) > 1 else "none"
+        self._show_past(len(self.runs) - 1)
+
+    def _show_past(self, index: int | None) -> None:
+        """Show the run at ``index`` of ``runs`` below the form (others keep working)."""
+        if index is None or not 0 <= index < len(self.runs):
+            return
+        self.run, self.run_view = self.runs[index]
+        if self.history.value != index:
+            self.history.value = index
+        self.output.children = (self.run_view.widget,)
+        self._update_buttons()
+
+    def _run_changed(self, run: Run, index: int | None) -> None:
+        # Called on the run's loop thread: only the buttons change (Stop, Retry, Generate).
+        if index is None or run is self.run:
+            self._update_buttons()
+
+    def stop(self) -> int:
+        """Stop every working run of this Studio: the tasks not yet sent are cancelled, the
+        ones the gateway accepted are followed and downloaded. Returns how many stopped."""
+        stopped = sum(run.stop() for run, _view in self.runs if not run.done)
+        self._update_buttons()
+        return stopped
+
+    @staticmethod
+    def _failed_rows(run: Run | None) -> list[int]:
+        if run is None:
+            return []
+        return [
+            row.index for row in run.rows if row.state.is_finished and row.state.value != "done"
+        ]
+
+    def retry(self, index: int) -> bool:
+        """Submit task ``index`` of the shown run again (one request, one new task)."""
+        if self.run is None:
+            return False
+        retried = self.run.retry(index)
+        self._update_buttons()
+        return retried
+
+    def retry_failed(self) -> int:
+        """Submit every failed task of the shown run again; returns how many."""
+        return sum(self.retry(index) for index in self._failed_rows(self.run))
 
     @property
     def grid(self) -> ComparisonGrid | None:

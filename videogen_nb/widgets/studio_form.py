@@ -34,6 +34,7 @@ __all__ = [
     "counting_values",
     "duration_choices",
     "form_field",
+    "is_ratio",
     "merge_models",
     "parse_duration",
     "parse_metadata",
@@ -81,6 +82,11 @@ _FIELD_OF = {
     "n": "n",
     "metadata": "metadata",
 }
+
+
+def is_ratio(value: str) -> bool:
+    """True for an aspect ratio such as ``16:9`` (sent as ``aspect_ratio``, not ``size``)."""
+    return bool(_RATIO_RE.match(value))
 
 
 def form_field(request_field: str) -> str:

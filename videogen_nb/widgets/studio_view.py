@@ -172,6 +172,41 @@ class StudioView(widgets.VBox):
             widgets.Button(description="Generate", button_style="primary", icon="play"),
             "vg-studio-generate",
         )
+        self.stop_button = classed(
+            widgets.Button(
+                description="Stop",
+                icon="stop",
+                disabled=True,
+                tooltip="cancel the tasks not yet sent; the ones sent are followed to the end",
+            ),
+            "vg-studio-stop",
+        )
+        self.retry_button = classed(
+            widgets.Button(
+                description="Retry failed",
+                icon="redo",
+                disabled=True,
+                tooltip="submit each failed task of the shown run again",
+            ),
+            "vg-studio-retry",
+        )
+        self.allow_parallel = classed(
+            widgets.Checkbox(
+                value=False,
+                description="allow parallel runs",
+                indent=False,
+                layout=widgets.Layout(width="auto"),
+            ),
+            "vg-studio-parallel",
+        )
+        self.history = classed(
+            widgets.Dropdown(
+                options=[],
+                description="Runs",
+                layout=widgets.Layout(width="420px", display="none"),
+            ),
+            "vg-studio-history",
+        )
         self.confirm_message = classed(widgets.HTML(""), "vg-studio-confirm-message")
         self.confirm_button = classed(
             widgets.Button(description="Confirm", button_style="warning"), "vg-studio-confirm"
@@ -208,10 +243,12 @@ class StudioView(widgets.VBox):
             widgets.HBox([self.seeds, e["seeds"]]),
             self.metadata,
             e["metadata"],
-            widgets.HBox([self.generate_button, self.count, self.confirm_above]),
+            widgets.HBox([self.generate_button, self.stop_button, self.retry_button, self.count]),
+            widgets.HBox([self.confirm_above, self.allow_parallel]),
             self.confirm_box,
             e["general"],
             self.warnings,
+            self.history,
             self.output,
         ]
 

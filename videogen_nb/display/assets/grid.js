@@ -314,7 +314,24 @@ function render({ model, el }) {
       meter.appendChild(fill);
       box.appendChild(meter);
     }
-    if (cell.error) box.appendChild(h("pre", "vgg-error", cell.error));
+    if (cell.error) {
+      // Readable words first; the gateway's whole text (with the task id) one click away.
+      const details = h("details", "vgg-error");
+      details.appendChild(h("summary", "vgg-reason", cell.reason || "what went wrong"));
+      details.appendChild(h("div", "vgg-error-text", cell.error));
+      box.appendChild(details);
+    }
+    if (cell.state === "failed" && model.get("retry_enabled")) {
+      const retry = h("button", "vgg-retry", "Retry");
+      retry.type = "button";
+      retry.title = "submit this request again";
+      on(retry, "click", (e) => {
+        e.stopPropagation();
+        retry.disabled = true;
+        model.send({ type: "retry", cell: cell.i });
+      });
+      box.appendChild(retry);
+    }
     if (cell.video === "too_large") {
       const mb = (Number(cell.size) / 1e6).toFixed(0);
       box.appendChild(h("div", "vgg-note",
@@ -358,6 +375,7 @@ function render({ model, el }) {
           const b = h("button", `vgg-${kind}`, kind === "tie" ? "Tie" : "Skip");
           b.type = "button";
           if (v && v.kind === kind) b.classList.add("vgg-chosen");
+          b.disabled = revealed;
           on(b, "click", (e) => { e.stopPropagation(); model.send({ type: "vote", row: r, kind }); });
           tools.appendChild(b);
         }
@@ -400,14 +418,14 @@ function render({ model, el }) {
         const cap = h("div", "vgg-caption");
         if (blind) cap.appendChild(h("span", "vgg-letter", cols[c].label));
         for (const [key, text] of cell.caption || []) {
-          if (blind && key === "model") continue; // the column label already says it
           cap.appendChild(h("span", `vgg-cap vgg-cap-${key}`, text));
         }
         box.appendChild(cap);
         if (blind) {
           const best = h("button", "vgg-best", "Best");
           best.type = "button";
-          best.disabled = cell.state !== "ready";
+          // Once revealed a vote would not be blind: the kernel refuses it, so say so here.
+          best.disabled = cell.state !== "ready" || revealed;
           if (v && v.kind === "best" && v.cell === cell.i) {
             best.classList.add("vgg-chosen");
             box.classList.add("vgg-won");
@@ -488,7 +506,7 @@ function render({ model, el }) {
 
   const onChange = () => rebuild();
   const onMessage = () => { msgEl.textContent = model.get("message") || ""; };
-  const changeEvents = ["change:axes", "change:cells", "change:voted", "change:revealed",
+  const changeEvents = ["change:axes", "change:cells", "change:voted", "change:revealed", "change:retry_enabled",
     "change:blind", "change:title"];
   for (const ev of changeEvents) model.on(ev, onChange);
   model.on("change:message", onMessage);
