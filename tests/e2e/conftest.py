@@ -66,8 +66,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in pathlib.Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-            if reason:
+            if reason and _required():
+                # under scripts/test.sh and CI a missing browser is a failure, never a skip
+                item.add_marker(pytest.mark.usefixtures("_browser_stack_required"))
+            elif reason:
                 item.add_marker(pytest.mark.skip(reason=f"end-to-end suite skipped: {reason}"))
+
+
+def _required() -> bool:
+    """True under scripts/test.sh (which exports VIDEOGEN_LITELLM) and under CI."""
+    return bool(os.environ.get("CI") or os.environ.get("VIDEOGEN_LITELLM"))
+
+
+@pytest.fixture
+def _browser_stack_required() -> None:
+    reason = _missing_requirements()
+    if reason:
+        pytest.fail(f"the browser suite must run here: {reason}")
 
 
 @pytest.fixture(scope="package")
