@@ -22,6 +22,7 @@ from PIL import Image
 from videogen_nb.core.errors import ValidationError
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.task import TaskStatus
+from videogen_nb.dialects import bind_base
 from videogen_nb.dialects.base import WireRequest
 from videogen_nb.dialects.decode import decode_error, decode_task
 from videogen_nb.dialects.openai import OPENAI_SIZES, OpenAIDialect
@@ -91,18 +92,32 @@ def test_json_bodies_validate_against_the_spec(fields: dict[str, Any]) -> None:
     assert _errors(_validator(_request_schema("application/json")), wire.json) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the openai dialect sends a URL reference in JSON as a plain string (what "
-    "new-api and the sandbox read, and what tests/test_dialects.py pins); OpenAI's spec "
-    "wants an object {image_url: ...} there. A decision for the dialect's owner.",
-)
 def test_json_body_with_a_url_reference_validates_against_the_spec() -> None:
-    wire = OpenAIDialect().build_submit(
+    # Bound to OpenAI's own API, a URL reference goes as the spec's {"image_url": ...}.
+    dialect = bind_base(OpenAIDialect(), "https://api.openai.com/v1")
+    wire = dialect.build_submit(
         VideoRequest(model="sora-2", prompt="a paper boat", seconds=4, image=URL_IMG)
     )
     assert wire.json is not None
+    assert wire.json["input_reference"] == {"image_url": URL_IMG}
     assert _errors(_validator(_request_schema("application/json")), wire.json) == []
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8080/v1", "https://gw.example/v1"])
+def test_gateways_keep_the_plain_string_reference_the_spec_refuses(base_url: str) -> None:
+    # new-api decodes input_reference into a Go string: an object there fails its binding.
+    dialect = bind_base(OpenAIDialect(), base_url)
+    wire = dialect.build_submit(VideoRequest(model="sora-2", prompt="a boat", image=URL_IMG))
+    assert wire.json is not None and wire.json["input_reference"] == URL_IMG
+    assert _errors(_validator(_request_schema("application/json")), wire.json) != []
+
+
+def test_a_chosen_reference_form_wins_over_the_base_url() -> None:
+    forced = bind_base(OpenAIDialect(url_reference="string"), "https://api.openai.com/v1")
+    wire = forced.build_submit(VideoRequest(model="sora-2", prompt="a boat", image=URL_IMG))
+    assert wire.json is not None and wire.json["input_reference"] == URL_IMG
+    with pytest.raises(ValidationError, match="url_reference"):
+        OpenAIDialect(url_reference="dict")
 
 
 MULTIPART_REQUESTS = {

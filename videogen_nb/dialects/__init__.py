@@ -96,8 +96,9 @@ AUTO_ORDER: tuple[str, ...] = ("unified", "openai", "openrouter")
 
 def bind_base(dialect: Dialect, base_url: str) -> Dialect:
     """``dialect`` fitted to the gateway's ``base_url`` (OpenRouter's routes depend on
-    whether the base already ends in ``/api``); other dialects are returned as they are."""
-    if isinstance(dialect, OpenRouterDialect):
+    whether the base already ends in ``/api``; the OpenAI dialect's URL-reference form on
+    whether it is OpenAI's own API); other dialects are returned as they are."""
+    if isinstance(dialect, (OpenRouterDialect, OpenAIDialect)):
         dialect.bind_base(base_url)
     return dialect
 

@@ -7,7 +7,11 @@ and ``input_reference`` (``image``, or a single entry of ``images``, maps to it)
 
 When the reference is a data URI the call is ``multipart/form-data``, as OpenAI requires:
 the bytes go as a file part with their MIME type and a name such as
-``input_reference.png``; a URL reference stays a plain field of a JSON body.
+``input_reference.png``; a URL reference goes in a JSON body: as ``{"image_url": url}``
+for OpenAI's own API (its spec), as a plain string for gateways (new-api decodes the field
+into a string and refuses an object). ``url_reference="object"|"string"`` forces one; by
+default the client chooses from the base URL (``bind_base``), and a dialect used on its own
+sends the string.
 
 Fields the OpenAI object has no place for (``fps seed n quality response_format user``
 and unused ``width``/``height``/``aspect_ratio``) are folded into ``metadata`` (which
@@ -40,6 +44,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..core import geometry, wire
 from ..core.errors import ValidationError
@@ -65,6 +70,11 @@ __all__ = ["OPENAI_SIZES", "RATIO_SIZES", "OpenAIDialect"]
 
 #: the ``VideoSize`` enum of OpenAI's published OpenAPI document (openai/openai-openapi),
 #: the sizes OpenAI's own video models accept
+#: how a URL reference may go in a JSON body: a plain string (what gateways read) or
+#: OpenAI's ``{"image_url": ...}`` object
+URL_REFERENCE_FORMS = ("string", "object")
+#: the host of OpenAI's own API, whose spec wants the object form
+OPENAI_API_HOST = "api.openai.com"
 OPENAI_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 
 #: how an aspect ratio becomes an OpenAI ``size``
@@ -102,10 +112,34 @@ class OpenAIDialect(Dialect):
     supports_remix = True
 
     def __init__(
-        self, *, top_level: Iterable[str] = (), ratio_sizes: Mapping[str, str] | None = None
+        self,
+        *,
+        top_level: Iterable[str] = (),
+        ratio_sizes: Mapping[str, str] | None = None,
+        url_reference: str | None = None,
     ) -> None:
         self.top_level = check_names(top_level, _FOLDABLE, "top_level")
         self.ratio_sizes = dict(RATIO_SIZES if ratio_sizes is None else ratio_sizes)
+        if url_reference not in (None, *URL_REFERENCE_FORMS):
+            raise ValidationError(
+                "url_reference",
+                f"expected one of {', '.join(URL_REFERENCE_FORMS)}, not {url_reference!r}",
+            )
+        #: how a URL reference goes in a JSON body; None until chosen (see ``bind_base``)
+        self.url_reference = url_reference
+
+    def bind_base(self, base_url: str) -> None:
+        """Choose the URL-reference form for ``base_url`` unless the caller chose one:
+        OpenAI's own API (``api.openai.com``) takes ``{"image_url": ...}``, as its spec says;
+        gateways (new-api, LiteLLM, the sandbox) read a plain string and refuse an object."""
+        if self.url_reference is None:
+            host = (urlsplit(base_url).hostname or "").lower()
+            self.url_reference = "object" if host == OPENAI_API_HOST else "string"
+
+    def _url_reference_value(self, reference: str) -> str | dict[str, str]:
+        if self.url_reference == "object":
+            return {"image_url": reference}
+        return reference
 
     def _size(self, fields: dict[str, Any]) -> tuple[str | None, set[str]]:
         """The ``WxH`` size and the names of the fields it was made from."""
@@ -203,7 +237,7 @@ class OpenAIDialect(Dialect):
 
         if reference is None or not is_data_uri(reference):
             if reference is not None:
-                body["input_reference"] = reference
+                body["input_reference"] = self._url_reference_value(reference)
             return WireRequest(method="POST", path=wire.ROUTE_VIDEOS, json=body)
 
         mime, data = split_data_uri(reference, "input_reference")
