@@ -11,8 +11,8 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
 fi
 source "$(dirname "$0")/_litellm_venv.sh"
 # The house rules first: lint (complexity included), formatting, types.
-ruff check videogen_nb tests benchmarks
-ruff format --check videogen_nb tests benchmarks
+ruff check videogen_nb tests benchmarks scripts
+ruff format --check videogen_nb tests benchmarks scripts
 mypy
 status=0
 python -m pytest "$@" || status=$?

@@ -34,7 +34,6 @@ from videogen_nb.display.table import (
 from videogen_nb.run.rows import RowState
 from videogen_nb.run.run import Run
 from videogen_nb.store.catalog import CatalogWarning
-from videogen_nb.widgets.run_view import RunView
 from videogen_nb.widgets.studio import Studio
 
 
@@ -68,10 +67,12 @@ def test_generate_shows_its_live_row_in_a_notebook(
     monkeypatch.setattr(sync_client, "_notebook_display", lambda: True)
     result = client.generate(req.replace(seed=2))
     assert result.ok and result.path is not None and result.path.is_file()
-    assert len(shown) == 1 and isinstance(shown[0], RunView)
-    view = shown[0]
-    assert view.table is not None and view.grid is None
-    assert len(view.run.rows) == 1
+    # The run view shows itself as a raw bundle with a display id (so the run's end can
+    # update what a saved notebook keeps): the table, one row, no grid.
+    assert len(shown) == 1 and isinstance(shown[0], dict)
+    bundle = shown[0]
+    assert bundle["text/plain"].startswith("1 task: ")
+    assert "vg-run-static" in bundle["text/html"] and "vg-static-grid" not in bundle["text/html"]
     # A failure still raises, after showing its row.
     client.sandbox.configure(failure_rate=1.0)  # type: ignore[attr-defined]
     with pytest.raises(TaskFailedError):

@@ -65,6 +65,40 @@ def test_runs_without_a_journal_says_so(tmp_path):
     assert "no journal" in done.stderr
 
 
+def test_runs_cost_sums_reported_costs_and_says_when_a_price_is_unknown(filled_journal, tmp_path):
+    # the default sandbox reports no charge and kling-v1 has no test price: unknown, not $0
+    journal, _ = filled_journal
+    unknown = cli("runs", "--cost", "--journal", str(journal))
+    assert unknown.returncode == 0, unknown.stderr
+    assert "price unknown" in unknown.stdout and "$0" not in unknown.stdout
+    # a gateway that reports a top-level cost: the figure is reported, per day and model
+    path = tmp_path / "paid.sqlite"
+    with (
+        vg.sandbox.start(task_seconds=0.2, report_cost="cost") as sandbox,
+        vg.Client(sandbox.base_url, sandbox.api_key, journal=path, output_dir=tmp_path) as client,
+    ):
+        result = client.generate(
+            vg.VideoRequest(model="kling-v1", prompt="a paper boat", duration=1, size="160x90")
+        )
+    assert result.task is not None and result.task.cost is not None
+    paid = f"${result.task.cost.amount:.2f}"
+    done = cli("runs", "--cost", "--journal", str(path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == [
+        "day",
+        "model",
+        "tasks",
+        "reported",
+        "estimated",
+        "total",
+        "price",
+        "unknown",
+    ]
+    assert lines[2].split()[1:] == ["kling-v1", "1", paid, "–", paid, "0"]
+    assert lines[4].split() == ["total", "1", paid, "–", paid, "0"]
+
+
 def test_leaderboard_reads_the_same_journal(filled_journal):
     journal, _ = filled_journal
     done = cli("leaderboard", "--journal", str(journal))

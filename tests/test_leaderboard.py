@@ -312,7 +312,7 @@ def test_html_is_sortable_escaped_and_self_contained(
     assert "<img" not in page and "&lt;img src=x" in page
     assert not re.search(r"(src|href)\s*=\s*[\"']", page)  # nothing fetched from anywhere
     assert "http" not in page
-    assert page.count("<th ") == 10 and "addEventListener" in page
+    assert page.count("<th ") == 14 and "addEventListener" in page
     table_id = re.search(r'<table id="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     assert f'getElementById("{table_id}")' in page
     # numeric sort keys: the rate as a number, empty when there is none

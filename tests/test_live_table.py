@@ -147,6 +147,7 @@ def test_text_fallback_in_mimebundle(client: Client) -> None:
         "progress",
         "elapsed",
         "ETA",
+        "cost",
         "message",
     ]
     assert [line.split()[1] for line in lines[2:]] == ["kling-v1", "kling-v1"]

@@ -232,6 +232,44 @@ def test_report_plays_in_step_in_a_browser(
     assert page.errors == []
 
 
+def _luminance(rgb: str) -> float:
+    """WCAG relative luminance of a computed ``rgb(r, g, b)`` colour."""
+    channels = [int(c) / 255 for c in re.findall(r"\d+", rgb)[:3]]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_report_follows_the_readers_colour_scheme(
+    results: list[Result], tmp_path: pathlib.Path, page: Any, scheme: str
+) -> None:
+    out = write_report(results, tmp_path / "r.html", embed=False)
+    page.emulate_media(color_scheme=scheme)
+    page.goto(out.resolve().as_uri())
+    page.wait_for_selector(".vgg-table")
+    colours = page.evaluate(
+        """() => [document.body, document.querySelector('.vgr td.pr'),
+                  document.querySelector('.vgg')].map(e => {
+            const s = getComputedStyle(e); return [s.color, s.backgroundColor]; })"""
+    )
+    (body_fg, body_bg), (cell_fg, _), (grid_fg, grid_bg) = colours
+    dark = _luminance(body_bg) < 0.05
+    assert dark is (scheme == "dark")
+    # text meets WCAG AA (4.5:1) on the page, in the sections and in the grid
+    for fg, bg in ((body_fg, body_bg), (cell_fg, body_bg), (grid_fg, grid_bg)):
+        assert _contrast(fg, bg) >= 4.5, (scheme, fg, bg)
+    # the sections below the grid: the hostile prompt is text, the cost is said
+    sections = page.inner_text(".vgr")
+    assert "a dog " + HOSTILE in sections and "price unknown" in sections
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.errors == []
+
+
 class RecordingComm(BaseComm):
     """A comm that keeps what the kernel would publish to the front end."""
 

@@ -242,7 +242,7 @@ def test_negative_prompt_image_and_options_reach_the_requests(
     choose_file(studio.last_frame.button, last, "last.png")
     # The bytes left the widget state; a small thumbnail and the name show instead.
     assert studio.image.button.value == ()
-    assert studio.image.label.value == "first.png"
+    assert studio.image.label.value == "Start image: first.png"
     with Image.open(io.BytesIO(studio.image.thumb.value)) as thumb:
         assert max(thumb.size) <= 96
     before = sb.tasks_created

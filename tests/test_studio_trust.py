@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import traitlets
 from PIL import Image
 
 from tests.support import wait_for_sync as wait_for
@@ -22,6 +23,7 @@ from videogen_nb import sandbox
 from videogen_nb.client.sync_client import Client
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.run.rows import RowState
+from videogen_nb.store.prices import prices
 from videogen_nb.widgets.studio import Studio
 
 
@@ -279,3 +281,68 @@ def test_a_failed_grid_cell_has_retry(client: Client, sb: sandbox.SandboxHandle)
     assert grid.retry(1)
     run.wait(30)
     assert run.results[1].ok and run.rows[1].state is RowState.DONE
+
+
+def test_the_checkbox_picker_changes_the_requests(client: Client) -> None:
+    """A click adds or removes one model (no Ctrl-click); every chosen model is named."""
+    studio = Studio(client)
+    studio.prompt.value = "a paper boat"
+    names = [name for _label, name in studio.models.options]
+    assert "acme-video-1" in names and "kling-v1" in names
+    # What a click in the browser does: the checkbox's value changes.
+    studio.models.checkbox("kling-v1").value = True
+    assert studio.models.value == ("kling-v1",)
+    assert [r.model for r in studio.check.requests] == ["kling-v1"]
+    studio.models.checkbox("acme-video-1").value = True
+    assert [r.model for r in studio.check.requests] == ["acme-video-1", "kling-v1"]
+    assert "2 chosen: acme-video-1, kling-v1" in studio.models_info.value
+    studio.models.checkbox("kling-v1").value = False  # one click removes one model
+    assert [r.model for r in studio.check.requests] == ["acme-video-1"]
+    assert "1 chosen: acme-video-1" in studio.models_info.value
+    # Set from code, the boxes follow.
+    studio.models.value = ("sora-2",)
+    assert studio.models.checkbox("sora-2").value
+    assert not studio.models.checkbox("acme-video-1").value
+    studio.models.checkbox("sora-2").value = False
+    assert studio.check.requests == () and "choose a model" in studio.count.value
+    assert studio.generate_button.disabled
+    with pytest.raises(traitlets.TraitError, match="not a model in the list"):
+        studio.models.value = ("no-such-model",)
+
+
+def test_the_price_line_on_a_known_price_table(client: Client) -> None:
+    """Task count and the estimate before Generate, marked as an estimate; a model with no
+    price is named and never counted as $0."""
+    prices.set("acme-video-1", per_second=0.1, source="test table")
+    prices.remove("kling-v1")
+    try:
+        studio = form(client)
+        studio.prompt.value = "a boat\na kite"
+        studio.duration.value = "5"
+        assert "2 tasks will be launched" in studio.count.value
+        # 2 tasks x 5 s x $0.10/s = $1.00, an estimate
+        assert "estimated cost: ~$1.00 (price table" in studio.count.value
+        studio.models.value = ("acme-video-1", "kling-v1")
+        assert "4 tasks will be launched" in studio.count.value
+        assert "estimated cost: ~$1.00" in studio.count.value
+        assert "price unknown for 2 tasks (kling-v1), not counted" in studio.count.value
+        studio.models.value = ("kling-v1",)
+        assert "price unknown (no price for this model in vg.prices)" in studio.count.value
+        assert "$0" not in studio.count.value
+        # Lengths left open: the range from the model's shortest to its longest.
+        prices.set("kling-v1", per_second=0.2, source="test table")
+        studio.duration.value = ""
+        assert "~$4.00, $2.00 to $4.00 by length" in studio.count.value  # 2 x (5..10 s)
+        # The client's money limit shows against the estimate.
+        client.max_cost = 1.0
+        studio.prompt.value = "a boat"  # a change redraws the line
+        assert "over the spending limit of $1.00" in studio.count.value
+        assert "b00020" in studio.count.value
+        client.max_cost = None
+        # The confirmation asks with the estimate in it.
+        studio.confirm_above.value = 0
+        assert studio.generate() is None and studio.confirm_pending
+        assert "estimated ~$2.00" in studio.confirm_message.value
+    finally:
+        prices.reset()
+        client.max_cost = None

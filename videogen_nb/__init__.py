@@ -12,11 +12,13 @@ built for notebooks.
 from . import sandbox
 from .client.async_client import AsyncClient
 from .client.sync_client import Client, enable_nested_asyncio
+from .core.cost import Cost, format_cost
 from .core.errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     DownloadError,
     NotSupportedError,
     RateLimitError,
@@ -32,10 +34,13 @@ from .core.request import VideoRequest
 from .core.task import Result, Task, TaskStatus
 from .display import show
 from .display.formatters import install_result_html as _install_result_html
+from .display.frontend import config
 from .insight import leaderboard
 from .run import Run
+from .run.plan import RunPlan
 from .store import catalog
 from .store.journal import Journal
+from .store.prices import PriceTable, prices
 from .tasks.polling import PollPolicy
 from .widgets import ComparisonGrid
 from .widgets.run_view import install as _install_presenter
@@ -54,15 +59,19 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "Client",
     "ComparisonGrid",
+    "Cost",
     "DownloadError",
     "Journal",
     "NotSupportedError",
     "PollPolicy",
+    "PriceTable",
     "RateLimitError",
     "Result",
     "Run",
+    "RunPlan",
     "ServerError",
     "SpendingGuardError",
     "Studio",
@@ -76,8 +85,11 @@ __all__ = [
     "VideoRequest",
     "__version__",
     "catalog",
+    "config",
     "enable_nested_asyncio",
+    "format_cost",
     "leaderboard",
+    "prices",
     "sandbox",
     "show",
 ]

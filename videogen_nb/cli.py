@@ -1,6 +1,7 @@
 """``videogen-nb``: the command line.
 
 videogen-nb runs         list the journal: id, model, state, task id, file
+videogen-nb runs --cost  what the journal's tasks cost, by day and model
 videogen-nb resume       finish every unfinished task the journal knows for a gateway
 videogen-nb sandbox      serve the offline sandbox gateway
 videogen-nb leaderboard  per-model success, latency, spec compliance and blind-vote wins
@@ -65,6 +66,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         return 1
     with Journal(path) as journal:
         entries = journal.entries(states=tuple(args.state) if args.state else None)
+    if args.cost:  # every entry, not the newest N: a sum over part of the journal misleads
+        from .insight.cli import cost_table
+
+        print(cost_table(entries))
+        return 0
     entries = entries[-args.limit :] if args.limit else entries
     rows = [("id", "when", "model", "state", "task id", "file / error")]
     for entry in entries:
@@ -210,6 +216,11 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         choices=[state.value for state in EntryState],
         help="only entries in this state (repeatable)",
+    )
+    runs.add_argument(
+        "--cost",
+        action="store_true",
+        help="what the tasks cost, by day and model (reported and estimated apart)",
     )
 
     resume = commands.add_parser("resume", help="finish unfinished tasks from the journal")

@@ -208,6 +208,10 @@ def voila_server(
                 "--Voila.ip=127.0.0.1",
                 "--Voila.port_retries=0",
                 "--show_tracebacks=True",
+                # Notebook 7's Lab extension (installed for its own browser test) expects
+                # Notebook's shared modules, which Voila's page does not provide: loading it
+                # logs "The getter for the shared module is not a function".
+                "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']",
             ]
 
         # Not "/": that would start a kernel and run the notebook. Any answer means it listens.

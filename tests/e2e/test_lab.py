@@ -71,11 +71,15 @@ def wait_videos(page: Any, scope: str, count: int, timeout: float = 60.0) -> lis
 
 
 def pick_models(page: Any, models: list[str]) -> None:
-    page.locator(".vg-studio-models select").select_option(models)
+    # One checkbox per model: a plain click on each (no Ctrl-click).
+    for model in models:
+        exact = re.compile(rf"^\s*{re.escape(model)}\s*$")
+        boxes = page.locator(".vg-studio-models label.widget-label-basic")
+        boxes.filter(has_text=exact).locator("input").check()
     # The kernel narrows the size and length choices to what these models take; wait for
     # that round trip so what is typed next is not reset by it.
     page.wait_for_function(
-        "(n) => document.querySelectorAll('.vg-studio-models select option:checked').length === n"
+        "(n) => document.querySelectorAll('.vg-studio-models input:checked').length === n"
         " && !document.querySelector('.vg-studio-count').textContent.includes('choose a model')",
         arg=len(models),
     )
@@ -296,6 +300,7 @@ def test_studio_bad_input_says_so_and_launches_nothing(
     page.wait_for_function(
         "() => document.querySelector('.vg-studio-error-prompt').textContent.trim() === ''"
     )
+    page.locator("button.vg-studio-more").click()  # metadata is under "more settings"
     page.locator(".vg-studio-metadata textarea").fill('{"cfg_scale": 0.5,')
     metadata_error = page.locator(".vg-studio-error-metadata")
     metadata_error.get_by_text("not valid JSON").wait_for()

@@ -142,6 +142,7 @@ class Client:
         concurrency: int = DEFAULT_GATEWAY_CONCURRENCY,
         model_concurrency: int | Mapping[str, int] | None = None,
         max_tasks: int | None = None,
+        max_cost: float | None = None,
     ) -> None:
         # The same parameters as AsyncClient.__init__, written out for Shift-Tab and type
         # checkers; tests/test_client_twins.py checks the two agree.
@@ -159,6 +160,7 @@ class Client:
             "concurrency": concurrency,
             "model_concurrency": model_concurrency,
             "max_tasks": max_tasks,
+            "max_cost": max_cost,
         }
         self._loop = background_loop()
 
@@ -222,6 +224,20 @@ class Client:
         """Where downloaded videos go."""
         return self._async.output_dir
 
+    @property
+    def max_cost(self) -> float | None:
+        """What this client may spend in all (None: no limit); settable."""
+        return self._async.max_cost
+
+    @max_cost.setter
+    def max_cost(self, value: float | None) -> None:
+        self._async.max_cost = value
+
+    @property
+    def spent(self) -> float:
+        """What this client has spent since it was made (see ``AsyncClient.spent``)."""
+        return self._call(_read_spent(self._async))
+
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncClient", "Client", 1)
 
@@ -238,6 +254,7 @@ class Client:
     compare = _on_loop(AsyncClient.compare)
     resume = _on_loop(AsyncClient.resume)
     remix = _on_loop(AsyncClient.remix)
+    plan = _on_loop(AsyncClient.plan)
     # What the journal knows (read on the loop's thread, where the journal is used).
     cached_result = _on_loop(AsyncClient.cached_result)
     typical_seconds = _on_loop(AsyncClient.typical_seconds)
@@ -249,15 +266,19 @@ class Client:
         force: bool = False,
         timeout: float | None = None,
         dest: str | os.PathLike[str] | None = None,
+        max_cost: float | None = None,
     ) -> Result:
         """Submit, wait and download in one call (see ``AsyncClient.generate``).
 
         In a notebook the task shows as one live row of the run table while it works
         (minutes on a real gateway); a script stays silent. Raises what stopped it.
+        ``max_cost`` refuses a request estimated above it before anything is sent.
         """
         if dest is not None or not _notebook_display():
-            return self._generate(request, force=force, timeout=timeout, dest=dest)
-        run = self.run([request], force=force, timeout=timeout, max_tasks=1)
+            return self._generate(
+                request, force=force, timeout=timeout, dest=dest, max_cost=max_cost
+            )
+        run = self.run([request], force=force, timeout=timeout, max_tasks=1, max_cost=max_cost)
         run.show(view="table")
         try:
             run.wait()
@@ -279,6 +300,11 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+async def _read_spent(client: AsyncClient) -> float:
+    # on the loop's thread, where the journal is used
+    return client.spent
 
 
 def _notebook_display() -> bool:

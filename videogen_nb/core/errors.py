@@ -5,6 +5,7 @@ The tree::
     VideoGenError                       every error this package raises on purpose
     ├── ValidationError                 bad input, caught before any request is sent (.field)
     │   ├── SpendingGuardError          a run asks for more tasks than ``max_tasks`` allows
+    │   │   └── BudgetExceededError     a launch (or the next submit) would spend past ``max_cost``
     │   └── NotSupportedError           the gateway's dialect has no such call (remix on unified)
     ├── APIError                        the gateway answered with an error (.status_code, .code, .message)
     │   ├── AuthenticationError         401 / 403
@@ -45,6 +46,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "DownloadError",
     "DownloadExpiredError",
     "DownloadTooSlowError",
@@ -86,6 +88,32 @@ class ValidationError(VideoGenError, ValueError):
 
 class SpendingGuardError(ValidationError):
     """A run would launch more tasks than its ``max_tasks`` allows."""
+
+
+class BudgetExceededError(SpendingGuardError):
+    """Sending would spend past a ``max_cost`` limit; nothing was sent for what it refused.
+
+    Raised before any request when a run's estimate is over what is left of the limit, and
+    set as the error of each row a run stops sending once its costs reach the limit (tasks
+    the gateway already accepted are still followed and downloaded). ``estimate`` is the
+    money at stake (the run's estimate, or the next task's), ``limit`` the ``max_cost``,
+    ``spent`` what was already spent or committed, ``currency`` their unit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        estimate: float | None,
+        limit: float,
+        spent: float,
+        currency: str = "USD",
+    ) -> None:
+        self.estimate = estimate
+        self.limit = limit
+        self.spent = spent
+        self.currency = currency
+        super().__init__("max_cost", message)
 
 
 class NotSupportedError(ValidationError):

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .cost import Cost
+
 if TYPE_CHECKING:
     from .request import VideoRequest
 
@@ -52,7 +54,8 @@ class Task:
 
     ``progress`` is 0-100 (or None when the gateway says nothing); ``video_url`` is set only
     when the task completed and the gateway named a URL that parses as one; ``error`` holds
-    the gateway's failure text verbatim. ``raw`` keeps the response body as it came.
+    the gateway's failure text verbatim. ``cost`` is the cost the gateway reported, if any.
+    ``raw`` keeps the response body as it came.
 
     >>> Task(id="task_1", status=TaskStatus.QUEUED).status.is_terminal
     False
@@ -72,6 +75,9 @@ class Task:
     poll_after: float | None = None
     #: the status string exactly as the gateway sent it, for logs and unknown-status reports
     status_text: str | None = None
+    #: what the gateway reported this task costs (None: it said nothing); estimates from the
+    #: price table never go here
+    cost: Cost | None = None
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
     def __repr__(self) -> str:

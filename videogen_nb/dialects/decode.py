@@ -41,6 +41,7 @@ from ..core.errors import (
 from ..core.excerpt import CODE_LIMIT, excerpt
 from ..core.task import Task, TaskStatus
 from .base import is_dot_segment
+from .costs import LITELLM_COST_HEADER, NEWAPI_RATIOS_HEADER, reported_cost
 from .headers import parse_poll_after
 from .headers import parse_retry_after as _parse_retry_after
 from .readers import (
@@ -89,8 +90,9 @@ _STATUS_OF: dict[str, TaskStatus] = {
 
 _STATUS_KEYS = ("status", "task_status", "state")
 _ID_KEYS = ("task_id", "id")
-#: response headers worth keeping on ``Task.raw["_headers"]`` (new-api's price multipliers)
-KEPT_HEADERS = ("X-New-Api-Other-Ratios",)
+#: response headers worth keeping on ``Task.raw["_headers"]`` (new-api's price multipliers,
+#: the LiteLLM proxy's computed cost)
+KEPT_HEADERS = (NEWAPI_RATIOS_HEADER, LITELLM_COST_HEADER)
 #: ``code`` values that mean "this wrapper carries a result", not an error
 _OK_CODES = frozenset({"", "0", "200", "success", "ok", "succeed", "succeeded"})
 #: statuses that new-api's task error codes imply when they arrive under HTTP 200
@@ -368,6 +370,7 @@ def decode_task(
     the HTTP status the body came with (used when an error envelope arrives under 2xx).
     ``raw`` on the task is the parsed body; the response headers named in ``KEPT_HEADERS``
     (``X-New-Api-Other-Ratios``, for the cost of a task) are added under ``raw["_headers"]``.
+    ``cost`` is what the answer reports the task cost (``dialects.costs``), or None.
 
     >>> decode_task({"code": "success", "message": "", "data": {"task_id": "task_1",
     ...     "status": "SUCCESS", "progress": "100%", "result_url": "https://cdn.example/v.mp4"}})
@@ -411,6 +414,7 @@ def decode_task(
         expires_at=first_of(node, _EXPIRES_KEYS, epoch_of),
         poll_after=parse_poll_after(headers),
         status_text=status_text,
+        cost=reported_cost(node, parsed, headers, terminal=status.is_terminal),
         raw=_with_kept_headers(parsed, headers),
     )
 

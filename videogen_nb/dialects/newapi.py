@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from ..core.task import Task
+from .costs import NEWAPI_RATIOS_HEADER, QUOTA_PER_USD
 from .readers import dig, epoch_of, header, text_of
 
 __all__ = [
@@ -35,10 +36,7 @@ __all__ = [
     "task_timing",
 ]
 
-#: new-api's default quota units per US dollar (a deployment can change it)
-QUOTA_PER_USD = 500_000
-
-_OTHER_RATIOS = "X-New-Api-Other-Ratios"
+_OTHER_RATIOS = NEWAPI_RATIOS_HEADER
 
 
 @attrs.define(frozen=True, kw_only=True)

@@ -21,9 +21,11 @@ from typing import Any
 import attrs
 
 from ..core.errors import ValidationError
+from ..core.geometry import shape_of
 from ..core.request import VideoRequest
 from ..core.task import Result
 from ..core.text import shorten
+from ..insight.costs import cost_caption_items
 from ..insight.probe import video_fps
 from .video import caption_fields, error_text, safe_url, video_mime
 
@@ -34,8 +36,10 @@ __all__ = [
     "GridLayout",
     "as_result",
     "build_layout",
+    "cell_aspect",
     "cell_states",
     "check_fields",
+    "choose_axes",
     "column_letter",
     "file_info",
     "probe_fps",
@@ -65,6 +69,12 @@ _TIEBREAK_ORDER = (
     "model",
     "n",
 )
+
+
+#: request text longer than this (a data-URI image, say) is cut in a cell's copyable request
+REQUEST_TEXT_CHARS = 400
+#: fields tried, in this order, for the columns when the ones asked for do not vary
+_ACROSS_ORDER = ("seed", "duration", "seconds", "size", "aspect_ratio", "quality", "fps", "model")
 
 
 def column_letter(index: int) -> str:
@@ -110,6 +120,100 @@ def _label(result: Result, names: Sequence[str]) -> str:
     return " · ".join(parts) if parts else "all"
 
 
+def _varies(results: Sequence[Result], name: str) -> bool:
+    return len({_key(r, (name,)) for r in results}) > 1
+
+
+def choose_axes(
+    results: Sequence[Result],
+    rows: str | Sequence[str] | None = "prompt",
+    cols: str | Sequence[str] | None = "model",
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The rows and columns that show ``results`` best, starting from the ones asked for.
+
+    A column axis that does not vary (one model) would stack every video in one full-width
+    column: then what does vary goes across instead, a row field after the first (the seed
+    of ``("prompt", "seed")``) first, else another varying field (seed, duration, size, ...).
+    The prompt stays down the side, where a long one is readable. Axes that vary are kept.
+
+    >>> from videogen_nb.core.task import Result
+    >>> sweep = [Result(request=VideoRequest(model="m", prompt="p", seed=s)) for s in (1, 2, 3)]
+    >>> choose_axes(sweep, ("prompt", "seed"), "model")
+    (('prompt',), ('seed',))
+    """
+    row_fields = check_fields(rows, "rows")
+    col_fields = check_fields(cols, "cols")
+    if len(results) < 2 or any(_varies(results, name) for name in col_fields):
+        return row_fields, col_fields
+    candidates = [
+        *(name for name in row_fields[1:]),
+        *(name for name in _ACROSS_ORDER if name not in row_fields),
+    ]
+    across = next((name for name in candidates if _varies(results, name)), None)
+    if across is None:
+        return row_fields, col_fields
+    return tuple(name for name in row_fields if name != across), (across,)
+
+
+def cell_aspect(result: Result) -> float | None:
+    """Width over height the video of ``result`` should have: from the video's own frame
+    size once known to the caller, else from the request (``size``, ``width``/``height``,
+    ``aspect_ratio``); None when nothing says (the front end then waits for the video).
+
+    >>> cell_aspect(Result(request=VideoRequest(model="m", prompt="p", aspect_ratio="9:16")))
+    0.5625
+    """
+    req = result.request
+    if req.width and req.height:
+        return req.width / req.height
+    for text in (req.size, req.aspect_ratio):
+        shape = shape_of(text) if text else None
+        if shape:
+            return shape
+    return None
+
+
+def request_summary(result: Result) -> dict[str, Any]:
+    """The request of ``result`` as small JSON (what "copy request" gives): fields that are
+    set, long text (a data-URI image) cut to ``REQUEST_TEXT_CHARS``."""
+    out: dict[str, Any] = {}
+    for name, value in result.request.to_dict().items():
+        if value is None:
+            continue
+        if isinstance(value, str) and len(value) > REQUEST_TEXT_CHARS and name != "prompt":
+            value = shorten(value, REQUEST_TEXT_CHARS)
+        out[name] = value
+    return json.loads(json.dumps(out, default=str))
+
+
+def _split_rows(
+    results: Sequence[Result], row_fields: tuple[str, ...], col_fields: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``row_fields`` plus the fields that tell apart results sharing a cell (two seeds of
+    one prompt and model): added one at a time, each kept only when it separates some.
+    Twins (a re-run of the same request) stay together and get numbered rows, rather than
+    labels that list every field that happens to vary."""
+
+    def collisions(fields: Sequence[str]) -> int:
+        seen = {(_key(r, fields), _key(r, col_fields)) for r in results}
+        return len(results) - len(seen)
+
+    left = collisions(row_fields)
+    if not left:
+        return row_fields
+    extended = list(row_fields)
+    for name in dict.fromkeys((*_TIEBREAK_ORDER, *sorted(_REQUEST_FIELDS))):
+        if name in extended or name in col_fields or not _varies(results, name):
+            continue
+        fewer = collisions([*extended, name])
+        if fewer < left:
+            extended.append(name)
+            left = fewer
+        if not left:
+            break
+    return tuple(extended)
+
+
 @attrs.define(frozen=True, kw_only=True)
 class GridLayout:
     """Where each result sits: ``rows``/``cols`` are ``(key, label)`` in display order,
@@ -144,24 +248,7 @@ def build_layout(
     if set(row_fields) & set(col_fields):
         raise ValidationError("rows", "rows and cols must name different fields")
 
-    def collides(fields: Sequence[str]) -> bool:
-        seen = {(_key(r, fields), _key(r, col_fields)) for r in results}
-        return len(seen) < len(results)
-
-    if collides(row_fields):
-        varying = [
-            name
-            for name in (*_TIEBREAK_ORDER, *sorted(_REQUEST_FIELDS))
-            if name not in row_fields
-            and name not in col_fields
-            and len({_key(r, (name,)) for r in results}) > 1
-        ]
-        extended = list(row_fields)
-        for name in dict.fromkeys(varying):
-            extended.append(name)
-            if not collides(extended):
-                break
-        row_fields = tuple(extended)
+    row_fields = _split_rows(results, row_fields, col_fields)
 
     row_index: dict[str, int] = {}
     row_list: list[tuple[str, str]] = []
@@ -257,6 +344,7 @@ def cell_states(
         # "made in 25.9 s" is how long a video took; a failure made nothing.
         drop = hidden | ({"time"} if state == "failed" else set())
         caption = [[k, v] for k, v in caption_fields(result).items() if k not in drop]
+        caption += cost_caption_items(result, hidden=drop)
         error = error_text(result)
         cell: dict[str, Any] = {
             "i": i,
@@ -274,6 +362,10 @@ def cell_states(
             "size": None,
             "mime": "video/mp4",
             "progress": result.task.progress if result.task is not None else None,
+            "aspect": cell_aspect(result),
+            "prompt": result.request.prompt or "",
+            "request": request_summary(result),
+            "task_id": result.task.id if result.task is not None else None,
         }
         if state == "ready":
             given = src(i, result) if src is not None else None

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..core.text import shorten
+from ..insight.costs import CostTotal, cost_text
 from ..store.catalog import check_request, get_model
 from .html import escape, tag
 from .video import spec_findings
@@ -22,6 +23,8 @@ __all__ = [
     "COLUMNS",
     "PROMPT_CHARS",
     "TABLE_CSS",
+    "cost_cell",
+    "cost_total",
     "estimate_text",
     "format_seconds",
     "row_message",
@@ -38,7 +41,17 @@ MESSAGE_CHARS = 300
 #: characters of a message on the row's one line; the whole message is one click away
 MESSAGE_LINE_CHARS = 90
 #: the HTML table's column headers, every column named
-COLUMNS = ("#", "model", "prompt", "settings", "status", "progress", "elapsed", "time left")
+COLUMNS = (
+    "#",
+    "model",
+    "prompt",
+    "settings",
+    "status",
+    "progress",
+    "elapsed",
+    "time left",
+    "cost",
+)
 #: how the summary and the status cell name a row state
 _STATE_WORDS = {
     "waiting": "waiting",
@@ -56,20 +69,24 @@ _STATE_WORDS = {
 # One <style> for the table; class names are short because they repeat on every row.
 TABLE_CSS = """<style>
 .vg-rt{font:12px/1.4 system-ui,sans-serif;border-collapse:collapse;margin:4px 0}
-.vg-rt th,.vg-rt td{padding:2px 8px;text-align:left;border-bottom:1px solid #e5e5e5;vertical-align:top}
-.vg-rt th{font-weight:600;color:#444;white-space:nowrap}
+/* colours follow JupyterLab's theme (its CSS variables; plain light values elsewhere) */
+.vg-rt{--vg-bad:#b00020;--vg-note:#8a6d00;--vg-warn:#b35900;--vg-ok:#1a7f37}
+body[data-jp-theme-light=false] .vg-rt,body.vscode-dark .vg-rt{--vg-bad:#ff7b72;--vg-note:#e3b341;--vg-warn:#f0883e;--vg-ok:#3fb950}
+.vg-rt th,.vg-rt td{padding:2px 8px;text-align:left;border-bottom:1px solid var(--jp-border-color2,#e5e5e5);vertical-align:top}
+.vg-rt th{font-weight:600;color:var(--jp-content-font-color1,#444);white-space:nowrap}
 .vg-rt td.md,.vg-rt td.st,.vg-rt td.pg,.vg-rt td.tm,.vg-rt td.se{white-space:nowrap}
+.vg-rt td.co{white-space:nowrap;font-variant-numeric:tabular-nums}
 .vg-rt td.pg{min-width:130px}
 .vg-rt td.pr{max-width:480px;overflow-wrap:anywhere}
 .vg-rt progress{width:90px;height:10px;vertical-align:middle}
-.vg-rt .m{color:#b00020;max-width:480px}
+.vg-rt .m{color:var(--vg-bad);max-width:480px}
 .vg-rt .m summary{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer}
 .vg-rt .m pre{white-space:pre-wrap;overflow-wrap:anywhere;font:inherit;margin:2px 0}
-.vg-rt .n{color:#8a6d00}
-.vg-rt .w{color:#b35900}
-.vg-rt tr.s-done td.st{color:#1a7f37}
-.vg-rt tr.s-failed td.st,.vg-rt tr.s-timed_out td.st,.vg-rt tr.s-submit_unknown td.st{color:#b00020}
-.vg-rs{font:12px system-ui,sans-serif;color:#333;margin:2px 0}
+.vg-rt .n{color:var(--vg-note)}
+.vg-rt .w{color:var(--vg-warn)}
+.vg-rt tr.s-done td.st{color:var(--vg-ok)}
+.vg-rt tr.s-failed td.st,.vg-rt tr.s-timed_out td.st,.vg-rt tr.s-submit_unknown td.st{color:var(--vg-bad)}
+.vg-rs{font:12px system-ui,sans-serif;color:var(--jp-content-font-color1,#333);margin:2px 0}
 </style>"""
 
 
@@ -173,8 +190,27 @@ def _run_estimate(run: Run) -> str:
     return f"{'~' if known else '≥ ~'}{_rounded(max(etas))} left"
 
 
+def cost_cell(row: RunRow) -> tuple[str, str]:
+    """The row's cost as ``(text, basis)``: ``("$0.35", "new-api quota ...")``, ``("~$0.35",
+    "price table: ...")`` for an estimate, ``("price unknown", ...)``; never "$0" for a
+    price nobody knows."""
+    cost = row.cost
+    text = cost_text(cost, failed=row.failed)
+    if cost is not None:
+        return text, f"{cost.source}: {cost.basis}" if cost.basis else cost.source
+    if row.failed:
+        return text, "the gateway reported no charge for this task"
+    return text, f"no price for {row.request.model}: set one with vg.prices.set(...)"
+
+
+def cost_total(run: Run) -> CostTotal:
+    """The run's money: every row's cost (failed rows only when a charge was reported)."""
+    return CostTotal.of(row.cost for row in run.rows if not (row.failed and row.cost is None))
+
+
 def summary_text(run: Run) -> str:
-    """One tqdm-like line: ``"6 tasks: 3/6 done · 1 failed · 2 running · ~40 s left · 0:41"``."""
+    """One tqdm-like line: ``"6 tasks: 3/6 done · 1 failed · 2 running · ~40 s left · 0:41 ·
+    cost ~$2.10"`` (``~``: the total includes price-table estimates)."""
     counts = run.counts
     total = counts["total"]
     parts = [f"{counts['done']}/{total} done"]
@@ -190,7 +226,15 @@ def summary_text(run: Run) -> str:
     head = f"{run.title} · " if run.title else ""
     word = "task" if total == 1 else "tasks"
     state = "finished in" if run.done else "running for"
-    return f"{head}{total} {word}: {' · '.join(parts)} · {state} {took}"
+    return f"{head}{total} {word}: {' · '.join(parts)} · {state} {took}{_cost_part(run)}"
+
+
+def _cost_part(run: Run) -> str:
+    """The summary's money: ``" · cost ~$2.10"``, ``" · price unknown"``, or nothing."""
+    money = cost_total(run).text()
+    if not money:
+        return ""
+    return f" · {money}" if money == "price unknown" else f" · cost {money}"
 
 
 def row_warnings(row: RunRow) -> list[str]:
@@ -238,6 +282,7 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
     if _duration(row) is not None:
         extra.append(f"{_duration(row)} s")
     left, basis = estimate_text(row)
+    cost, cost_basis = cost_cell(row)
     cells = [
         tag("td", row.index + 1),
         tag("td", req.model, class_="md"),
@@ -252,6 +297,7 @@ def _row_html(row: RunRow, prompt_chars: int) -> str:
         f'<td class="pg">{bar}</td>',
         tag("td", format_seconds(row.elapsed), class_="tm"),
         tag("td", left, title=basis, class_="tm"),
+        tag("td", cost, title=cost_basis, class_="co"),
     ]
     return f'<tr class="s-{escape(state)}">{"".join(cells)}</tr>'
 
@@ -276,7 +322,7 @@ def table_html(run: Run, *, prompt_chars: int = PROMPT_CHARS, css: bool = True) 
 
 def table_text(run: Run, *, prompt_chars: int = 40) -> str:
     """The run as a plain-text table (for ``text/plain`` outputs and scripts)."""
-    header = ("#", "model", "prompt", "status", "progress", "elapsed", "ETA", "message")
+    header = ("#", "model", "prompt", "status", "progress", "elapsed", "ETA", "cost", "message")
     lines: list[tuple[str, ...]] = []
     for row in run.rows:
         progress = row.progress
@@ -291,6 +337,7 @@ def table_text(run: Run, *, prompt_chars: int = 40) -> str:
                 "" if progress is None else f"{int(progress)}%",
                 format_seconds(row.elapsed),
                 format_seconds(row.eta),
+                cost_cell(row)[0],
                 shorten(row_message(row), 120, one_line=True),
             )
         )
@@ -302,4 +349,6 @@ def table_text(run: Run, *, prompt_chars: int = 40) -> str:
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-    return "\n".join([summary_text(run), fmt(header), *(fmt(line) for line in lines)])
+    # the plan the run was launched with (estimate, range, limit), made before anything was sent
+    plan = f" · plan: {run.plan.short()}" if run.plan is not None else ""
+    return "\n".join([summary_text(run) + plan, fmt(header), *(fmt(line) for line in lines)])

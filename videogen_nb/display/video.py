@@ -1,9 +1,12 @@
 """Inline video display for notebooks: ``show()``, poster frames and ``Result`` HTML.
 
-Saved notebooks stay small: a video is embedded (base64) only when it is small or when
-``embed=True`` is asked for; otherwise it is linked by a path relative to the notebook's
-working directory, which Jupyter's file server resolves. Everything the gateway said
-(model names, prompts, errors) is escaped.
+Saved notebooks stay small: a video is embedded (base64) only when it is small, when
+``embed=True`` is asked for, or where the front end cannot reach the kernel's files (VS Code,
+Colab, Voila: ``"embed"`` mode, bounded by ``vg.config(embed_limit=...)``); otherwise it is
+linked by a path relative to the notebook's working directory, which Jupyter's file server
+resolves. A video that cannot play where it is shown says why and how to see it, under its
+first frame (``frontend`` picks the mode; ``vg.config(display=...)`` forces one). Everything
+the gateway said (model names, prompts, errors) is escaped.
 
 >>> import videogen_nb as vg                                   # doctest: +SKIP
 >>> vg.show("videos/boat.mp4")                                 # doctest: +SKIP
@@ -25,6 +28,7 @@ from ..core.urls import (
     is_loopback_host,
 )
 from ..insight.probe import poster_jpeg
+from .frontend import display_mode, embed_limit, widget_video
 from .html import data_uri, tag
 
 if TYPE_CHECKING:
@@ -47,6 +51,7 @@ __all__ = [
 
 #: Videos smaller than this are embedded by default: the notebook still opens anywhere.
 EMBED_LIMIT = 256 * 1024
+_VIDEO_STYLE = "max-width:100%;display:block"
 
 _MIME_BY_SUFFIX = {
     ".mp4": "video/mp4",
@@ -243,8 +248,23 @@ class VideoDisplay:
             )
         return _video_html(self.source, embed=self.embed, width=self.width, base_dir=self.base_dir)
 
-    def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
-        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        html = self._repr_html_()
+        bundle: dict[str, Any] = {}
+        widget = self._widget() if self.embed is None and display_mode() == "widget" else None
+        if widget is not None:
+            # The widget streams the bytes while the kernel lives; the HTML beside it is what
+            # a saved notebook or a static export shows.
+            view = widget._repr_mimebundle_(**kwargs) or {}
+            # anywidget answers (data, metadata); ipywidgets a dict
+            bundle.update(view[0] if isinstance(view, tuple) else view)
+        bundle.update({"text/html": html, "text/plain": repr(self)})
+        return bundle
+
+    def _widget(self) -> Any | None:
+        from ..core.task import Result
+
+        return widget_video(self.source) if isinstance(self.source, Result) else None
 
     def __repr__(self) -> str:
         return f"VideoDisplay({self.source!r}, embed={self.embed!r})"
@@ -274,39 +294,38 @@ def _video_html(
     width: int | None,
     base_dir: os.PathLike[str] | str | None,
 ) -> str:
-    style = "max-width:100%;display:block"
-    width_attr = width
     url = _http_url(source) if isinstance(source, str) else None
     refused = refused_src_reason(url) if url is not None else None
     if refused is not None:
         return tag("div", refused, class_="vg-video-refused")
     if url is not None:
-        return tag(
-            "video", "", src=url, controls=True, preload="metadata", width=width_attr, style=style
-        )
+        return _player(url, None, width)
     path = pathlib.Path(source)
     try:
         size = path.stat().st_size
     except OSError as exc:
         return tag("div", f"video not found: {path} ({exc.strerror})", class_="vg-video-missing")
-    rel = relative_url(path, base_dir)
+    mode = "link" if embed is not None else display_mode()
     poster = poster_data_uri(path)
     if embed or (embed is None and size < EMBED_LIMIT):
-        src = data_uri(video_mime(path), path.read_bytes())
-    elif rel is not None:
-        src = rel
-    else:
+        return _player(data_uri(video_mime(path), path.read_bytes()), poster, width)
+    if mode in ("embed", "widget"):
+        limit = embed_limit()
+        if size <= limit:
+            return _player(data_uri(video_mime(path), path.read_bytes()), poster, width)
+        return _unplayable(poster, width, _over_limit_note(path, size, limit))
+    rel = relative_url(path, base_dir)
+    if rel is None:
         note = (
             f"{path} ({size / 1e6:.1f} MB) lies outside the notebook's folder, so the "
             "notebook cannot link it: use show(..., embed=True) to embed it, or "
             "vg.ComparisonGrid([...]) to stream it."
         )
-        img = (
-            tag("img", "", src=poster, alt="first frame", width=width_attr, style=style)
-            if poster
-            else ""
-        )
-        return tag("div", raw=img + tag("div", note, class_="vg-note"), class_="vg-video-unlinked")
+        return _unplayable(poster, width, note)
+    return _linked_player(rel, path, poster, width)
+
+
+def _player(src: str, poster: str | None, width: int | None, onerror: str | None = None) -> str:
     return tag(
         "video",
         "",
@@ -314,8 +333,49 @@ def _video_html(
         poster=poster,
         controls=True,
         preload="metadata",
-        width=width_attr,
-        style=style,
+        width=width,
+        style=_VIDEO_STYLE,
+        onerror=onerror,
+    )
+
+
+def _unplayable(poster: str | None, width: int | None, note: str) -> str:
+    """The first frame (when there is one) and a line saying why the video does not play
+    here and how to see it: never an empty player."""
+    img = (
+        tag("img", "", src=poster, alt="first frame", width=width, style=_VIDEO_STYLE)
+        if poster
+        else ""
+    )
+    return tag("div", raw=img + tag("div", note, class_="vg-note"), class_="vg-video-unlinked")
+
+
+def _over_limit_note(path: pathlib.Path, size: int, limit: int) -> str:
+    return (
+        f"{path.name} ({size / 1e6:.1f} MB) is over the {limit / 1e6:.1f} MB embed limit, so "
+        "it is not put into the notebook: vg.config(embed_limit=...) raises the limit, "
+        "vg.config(display='widget') streams it through the kernel, or open the file "
+        f"{path}."
+    )
+
+
+def _linked_player(rel: str, path: pathlib.Path, poster: str | None, width: int | None) -> str:
+    """A player that links ``rel``; if the page cannot load it (a front end with no file
+    server: VS Code, Colab, a static export), a line below says so and how to see it."""
+    note = (
+        f"This page cannot load {rel}: it is linked, and only a Jupyter server serves it. "
+        "Run vg.config(display='embed') and show it again to embed it, or open the file "
+        f"{path}."
+    )
+    # The note is hidden until the player reports that its source failed; where scripts are
+    # stripped the poster still shows the first frame.
+    player = _player(
+        rel, poster, width, onerror="var n=this.nextElementSibling;if(n)n.hidden=false"
+    )
+    return tag(
+        "div",
+        raw=player + tag("div", note, class_="vg-note vg-link-failed", hidden=True),
+        class_="vg-video-linked",
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import attrs
 
+from ..core.cost import Cost, format_cost
+
 __all__ = ["Leaderboard", "LeaderboardRow"]
 
 
@@ -41,6 +43,26 @@ class LeaderboardRow:
     win_rate: float | None = None
     win_ci_low: float | None = None
     win_ci_high: float | None = None
+    #: the currency of the money figures (None: no known cost)
+    currency: str | None = None
+    #: successful tasks' costs + charges reported on failed ones
+    spent: float | None = None
+    #: True when ``spent`` (and the figures made from it) includes price-table estimates
+    spent_estimated: bool = False
+    #: successful tasks whose price is unknown (the money figures are then None)
+    costs_unknown: int = 0
+    cost_per_success: float | None = None
+    #: charges the gateway reported on failed tasks (None: none reported)
+    failure_cost: float | None = None
+    charged_failures: int = 0
+    cost_per_win: float | None = None
+    #: measured seconds of the successful videos checked, and the seconds billed for them
+    delivered_seconds: float | None = None
+    billed_seconds: float | None = None
+    delivered_ratio: float | None = None
+    delivery_checked: int = 0
+    #: videos whose length differs from what was billed (beyond the spec tolerance)
+    delivery_off: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The row as a plain dict (``failure_reasons`` a dict copy)."""
@@ -57,6 +79,30 @@ def _secs(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.1f}s" if value < 100 else f"{value:.0f}s"
+
+
+def _money(row: LeaderboardRow, amount: float | None, *, reported_only: bool = False) -> str:
+    """A money cell: "$0.35", "~$0.35" (includes estimates), "price unknown", or "–"."""
+    if amount is None or row.currency is None:
+        return "price unknown" if row.costs_unknown and not reported_only else "–"
+    estimated = row.spent_estimated and not reported_only
+    source = "estimated" if estimated else "reported"
+    return format_cost(Cost(amount=amount, currency=row.currency, source=source, basis=""))
+
+
+def _failures_cost(row: LeaderboardRow) -> str:
+    if row.charged_failures:
+        return (
+            f"{_money(row, row.failure_cost, reported_only=True)} ({row.charged_failures} charged)"
+        )
+    return "none reported" if row.failed else "–"
+
+
+def _delivery(row: LeaderboardRow) -> str:
+    if row.delivered_ratio is None:
+        return "–"
+    off = f", {row.delivery_off} off" if row.delivery_off else ""
+    return f"{_pct(row.delivered_ratio)} ({row.delivery_checked} checked{off})"
 
 
 def _reasons_text(reasons: Mapping[str, int]) -> str:
@@ -85,6 +131,10 @@ def _cells(row: LeaderboardRow) -> list[tuple[str, Any]]:
         (spec, row.spec_ok_rate),
         (votes, row.votes),
         (win, row.win_rate),
+        (_money(row, row.cost_per_success), row.cost_per_success),
+        (_failures_cost(row), row.failure_cost),
+        (_money(row, row.cost_per_win), row.cost_per_win),
+        (_delivery(row), row.delivered_ratio),
         (_reasons_text(row.failure_reasons) or "–", row.failed),
     ]
 
@@ -99,9 +149,13 @@ _COLUMNS = (
     "spec ok",
     "votes",
     "win rate [95% CI]",
+    "cost/video",
+    "failures cost",
+    "cost/win",
+    "delivered / billed",
     "failure reasons",
 )
-_RIGHT = frozenset({0, 2, 3, 4, 5, 6, 7, 8})
+_RIGHT = frozenset({0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
 
 _SORT_JS = """
 (function () {
@@ -212,6 +266,11 @@ class Leaderboard:
         return f"Leaderboard({len(self.rows)} models: {', '.join(self.models) or 'none'})"
 
     def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_html(self, *, sortable: bool = True) -> str:
+        """The board as an HTML table (every text escaped); ``sortable`` adds the small
+        script that sorts a column on a click (leave it out where scripts are unwanted)."""
         esc = html.escape
         table_id = f"videogen-leaderboard-{uuid.uuid4().hex[:10]}"
         out = [
@@ -221,9 +280,10 @@ class Leaderboard:
         ]
         for i, name in enumerate(_COLUMNS):
             align = "right" if i in _RIGHT else "left"
+            hint = ' title="click to sort"' if sortable else ""
             out.append(
-                f'<th title="click to sort" style="text-align:{align};padding:2px 8px;'
-                f'border-bottom:1px solid #999">{esc(name)}</th>'
+                f'<th{hint} style="text-align:{align};padding:2px 8px;'
+                f'border-bottom:1px solid var(--jp-border-color1,#999)">{esc(name)}</th>'
             )
         out.append("</tr></thead><tbody>")
         for row in self.rows:
@@ -240,9 +300,10 @@ class Leaderboard:
         if not self.rows:
             out.append("<p>No models in the journal for this selection.</p>")
         if self.notes:
-            out.append('<ul style="font-size:12px;color:#555">')
+            out.append('<ul style="font-size:12px;color:var(--jp-content-font-color2,#555)">')
             out.extend(f"<li>{esc(note)}</li>" for note in self.notes)
             out.append("</ul>")
-        out.append(f"<script>{_SORT_JS % table_id}</script>")
+        if sortable:
+            out.append(f"<script>{_SORT_JS % table_id}</script>")
         out.append("</div>")
         return "".join(out)

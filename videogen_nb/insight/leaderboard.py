@@ -18,6 +18,16 @@ How each figure is counted (the board's ``notes`` repeat what applies):
 - votes: ``best`` (the winner wins, every other candidate loses), ``pair`` (winner over
   loser), ``tie`` (each tied model gets half a win), ``skip`` (not counted).
   ``win_rate = (wins + ties / 2) / votes`` and its 95 % Wilson score interval.
+- money (``cost_per_success``, ``failure_cost``, ``cost_per_win``): each task's figure is
+  ``costs.entry_cost`` (reported by the gateway, else the price table's estimate for a
+  successful task; a failed task counts only a charge the gateway reported). ``spent`` =
+  cost of the successful tasks + charges reported on failed ones; ``cost_per_success =
+  spent / succeeded``; ``cost_per_win = spent / (wins + ties / 2)``. A figure that includes
+  an estimate is marked as one (``spent_estimated``); a successful task of unknown price
+  makes them unknown (None). ``charged_failures`` counts failed tasks reported as charged.
+- delivered / billed: the spec check's measured seconds over the seconds billed (the
+  gateway's ``billed_seconds``, else the seconds asked) of the successful videos;
+  ``delivery_off`` counts videos that differ by more than 0.5 s or 10 %.
 - ranking: by win rate when the model has votes (models with votes first), then success
   rate, then p50 latency, then name.
 
@@ -43,6 +53,7 @@ import attrs
 from ..core.states import FAILED_STATES, PENDING_STATES, SUCCEEDED_STATES, EntryState
 from ..store.journal import Journal, JournalEntry, Vote
 from .board import Leaderboard, LeaderboardRow
+from .costs import CostTotal, charged_failure, delivery, entry_cost
 from .figures import failure_reason, parse_since, percentile, wilson_interval
 
 __all__ = [
@@ -71,6 +82,13 @@ class _Tally:
     wins: int = 0
     ties: int = 0
     losses: int = 0
+    spent: CostTotal = attrs.field(factory=CostTotal)
+    charged_failures: int = 0
+    failure_cost: CostTotal = attrs.field(factory=CostTotal)
+    delivered: float = 0.0
+    billed: float = 0.0
+    delivery_checked: int = 0
+    delivery_off: int = 0
 
     @property
     def votes(self) -> int:
@@ -101,6 +119,23 @@ def _count_entry(tally: _Tally, entry: JournalEntry) -> None:
     if isinstance(entry.spec, Mapping) and entry.spec:
         tally.spec_checked += 1
         tally.spec_ok += _spec_ok(entry.spec)
+    _count_money(tally, entry)
+
+
+def _count_money(tally: _Tally, entry: JournalEntry) -> None:
+    """What the entry cost and, for a successful video, how long it is against what was billed."""
+    if entry.state in SUCCEEDED_STATES:
+        tally.spent = tally.spent.plus(entry_cost(entry))
+        check = delivery(entry.spec, entry.request, entry.cost)
+        if check is not None:
+            tally.delivered += check.delivered
+            tally.billed += check.billed
+            tally.delivery_checked += 1
+            tally.delivery_off += not check.ok
+    elif charged_failure(entry) and entry.cost is not None:
+        tally.charged_failures += 1
+        tally.spent = tally.spent.plus(entry.cost)
+        tally.failure_cost = tally.failure_cost.plus(entry.cost)
 
 
 def _count_vote(tallies: dict[str, _Tally], vote: Vote) -> bool:
@@ -130,6 +165,28 @@ def _count_vote(tallies: dict[str, _Tally], vote: Vote) -> bool:
     return True
 
 
+def _money(t: _Tally) -> dict[str, Any]:
+    """The row's money and delivery fields (see the module docstring)."""
+    spent = t.spent.as_cost()
+    score = t.wins + t.ties / 2
+    failure = t.failure_cost.as_cost()
+    return {
+        "currency": spent.currency if spent is not None else None,
+        "spent": spent.amount if spent is not None else None,
+        "spent_estimated": spent.is_estimate if spent is not None else False,
+        "costs_unknown": t.spent.unknown,
+        "cost_per_success": spent.amount / t.succeeded if spent and t.succeeded else None,
+        "failure_cost": failure.amount if failure is not None else None,
+        "charged_failures": t.charged_failures,
+        "cost_per_win": spent.amount / score if spent and score else None,
+        "delivered_seconds": t.delivered if t.delivery_checked else None,
+        "billed_seconds": t.billed if t.delivery_checked else None,
+        "delivered_ratio": t.delivered / t.billed if t.delivery_checked and t.billed else None,
+        "delivery_checked": t.delivery_checked,
+        "delivery_off": t.delivery_off,
+    }
+
+
 def _row(model: str, t: _Tally) -> LeaderboardRow:
     finished = t.succeeded + t.failed
     win_rate = low = high = None
@@ -138,6 +195,7 @@ def _row(model: str, t: _Tally) -> LeaderboardRow:
         win_rate = score / t.votes
         low, high = wilson_interval(score, t.votes)
     return LeaderboardRow(
+        **_money(t),
         rank=0,
         model=model,
         tasks=t.tasks,
@@ -229,6 +287,31 @@ def _task_notes(rows: Sequence[LeaderboardRow]) -> list[str]:
     return notes
 
 
+def _money_notes(rows: Sequence[LeaderboardRow]) -> list[str]:
+    if not any(r.succeeded or r.charged_failures for r in rows):
+        return []
+    notes = [
+        "cost/video = (cost of the successful tasks + charges reported on failed ones)"
+        " / successful videos; a ~ marks figures that include price-table estimates"
+    ]
+    if any(r.votes for r in rows):
+        notes.append("cost/win = the same spending / (wins + ties / 2)")
+    unknown = [r.model for r in rows if r.costs_unknown]
+    if unknown:
+        notes.append(f"price unknown for some tasks of {', '.join(unknown)}: vg.prices.set(...)")
+    charged = [f"{r.model} ×{r.charged_failures}" for r in rows if r.charged_failures]
+    if charged:
+        notes.append(f"failed tasks the gateway reports as charged: {', '.join(charged)}")
+    off = [f"{r.model} ×{r.delivery_off}" for r in rows if r.delivery_off]
+    if any(r.delivery_checked for r in rows):
+        notes.append(
+            "delivered / billed: measured seconds of video over the seconds billed (or asked,"
+            " when the gateway does not say); a video off by more than 0.5 s or 10% is flagged"
+            + (f": {', '.join(off)}" if off else "")
+        )
+    return notes
+
+
 def compute_leaderboard(
     entries: Iterable[JournalEntry],
     votes: Iterable[Vote] = (),
@@ -248,7 +331,11 @@ def compute_leaderboard(
     shown = [m for m in tallies if wanted is None or m in wanted]
     ranked = sorted((_row(m, tallies[m]) for m in shown), key=_rank_key)
     rows = [attrs.evolve(r, rank=i) for i, r in enumerate(ranked, start=1)]
-    notes = [*_vote_notes(rows, counted, skipped, ignored), *_task_notes(rows)]
+    notes = [
+        *_vote_notes(rows, counted, skipped, ignored),
+        *_task_notes(rows),
+        *_money_notes(rows),
+    ]
     return Leaderboard(rows=rows, notes=notes, skipped_votes=skipped)
 
 

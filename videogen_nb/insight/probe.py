@@ -11,6 +11,11 @@ A file that cannot be opened, or that stops before its container says it ends (a
 download whose index came first still opens and plays its first half), is measured as far
 as possible and reported with ``decodes_fully=False`` and an ``error`` that says which.
 
+``probe_video(path, decode=False)`` is the cheap form a run uses after every download: it
+reads every packet of the video stream (so a cut file is caught the same way) but decodes
+none, about 5x cheaper on a tiny clip and 20x on 720p. It cannot see damage inside a packet;
+the full decode (the default) stays one ``probe_video``/``check_video`` call away.
+
 >>> probe_video("clip.mp4")["duration"]          # doctest: +SKIP
 5.0
 """
@@ -31,6 +36,7 @@ __all__ = [
     "MEASURED_KEYS",
     "poster_jpeg",
     "probe_video",
+    "rgb_frames",
     "spec_check_available",
     "video_fps",
 ]
@@ -80,7 +86,7 @@ def _empty(size_bytes: int | None, error: str) -> dict[str, Any]:
     return measured
 
 
-def probe_video(path: str | os.PathLike[str]) -> dict[str, Any]:
+def probe_video(path: str | os.PathLike[str], *, decode: bool = True) -> dict[str, Any]:
     """Measure the video at ``path``; blocking (run it in an executor from async code).
 
     Returns a dict with ``MEASURED_KEYS``: ``duration`` (seconds, float), ``width``,
@@ -88,6 +94,9 @@ def probe_video(path: str | os.PathLike[str]) -> dict[str, Any]:
     ``"h264"``), ``has_audio``, ``size_bytes``, ``decodes_fully`` and ``error`` (None, or
     why the file could not be opened or stopped early). Values that could not be measured
     are None. Raises ``ImportError`` (with the install command) when PyAV is missing.
+    With ``decode=False`` every packet is read but none decoded: ``frames`` counts the
+    video packets (one per frame in MP4/H.264) and ``decodes_fully`` means "reads to the
+    end".
     """
     av = _import_av()
     file = pathlib.Path(path)
@@ -103,10 +112,36 @@ def probe_video(path: str | os.PathLike[str]) -> dict[str, Any]:
         # strerror alone: the full text repeats the errno and the path
         return _empty(size_bytes, f"cannot open: {getattr(exc, 'strerror', None) or exc}")
     with container:
-        return _measure(av, container, size_bytes)
+        return _measure(av, container, size_bytes, decode=decode)
 
 
-def _measure(av: Any, container: Any, size_bytes: int) -> dict[str, Any]:
+def _count_frames(
+    av: Any, container: Any, stream: Any, *, decode: bool
+) -> tuple[int, float | None, str | None]:
+    """Frames decoded (or video packets read, without ``decode``), the last one's time and
+    the reason reading broke off (None when it reached the end)."""
+    count = 0
+    last_time: float | None = None
+    try:
+        if decode:
+            for frame in container.decode(stream):
+                count += 1
+                if frame.time is not None:
+                    last_time = float(frame.time)
+        else:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue  # the demuxer's end-of-stream marker, not a frame
+                count += 1
+                if packet.pts is not None and packet.time_base is not None:
+                    seen = float(packet.pts * packet.time_base)
+                    last_time = seen if last_time is None else max(last_time, seen)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        return count, last_time, str(getattr(exc, "strerror", None) or exc)
+    return count, last_time, None
+
+
+def _measure(av: Any, container: Any, size_bytes: int, *, decode: bool) -> dict[str, Any]:
     measured: dict[str, Any] = dict.fromkeys(MEASURED_KEYS)
     measured["size_bytes"] = size_bytes
     measured["has_audio"] = len(container.streams.audio) > 0
@@ -114,8 +149,9 @@ def _measure(av: Any, container: Any, size_bytes: int) -> dict[str, Any]:
         measured.update(decodes_fully=False, error="cannot open: not a video (no video stream)")
         return measured
     stream = container.streams.video[0]
-    # frame-level threads: a 1080p clip decodes several times faster, same frames
-    stream.thread_type = "AUTO"
+    if decode:
+        # frame-level threads: a 1080p clip decodes several times faster, same frames
+        stream.thread_type = "AUTO"
     ctx = stream.codec_context
     measured["codec"] = ctx.name
     measured["width"] = ctx.width or None
@@ -127,18 +163,12 @@ def _measure(av: Any, container: Any, size_bytes: int) -> dict[str, Any]:
         duration = container.duration / av.time_base
     declared_frames = int(stream.frames or 0)
 
-    decoded = 0
-    last_time: float | None = None
+    decoded, last_time, reason = _count_frames(av, container, stream, decode=decode)
     error: str | None = None
-    try:
-        for frame in container.decode(stream):
-            decoded += 1
-            if frame.time is not None:
-                last_time = float(frame.time)
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
+    if reason is not None:
         of = f" of {declared_frames}" if declared_frames else ""
-        error = f"decoding failed after {decoded}{of} frames: {reason}"
+        verb = "decoding" if decode else "reading"
+        error = f"{verb} failed after {decoded}{of} frames: {reason}"
 
     if rate:
         fps: float | None = float(Fraction(rate))
@@ -153,7 +183,9 @@ def _measure(av: Any, container: Any, size_bytes: int) -> dict[str, Any]:
     measured["frames"] = decoded
 
     if error is None:
-        error = _stopped_early(decoded, declared_frames, last_time, duration, fps)
+        error = _stopped_early(
+            decoded, declared_frames, last_time, duration, fps, verb="decoded" if decode else "read"
+        )
     measured["decodes_fully"] = error is None
     measured["error"] = error
     return measured
@@ -165,17 +197,19 @@ def _stopped_early(
     last_time: float | None,
     duration: float | None,
     fps: float | None,
+    *,
+    verb: str = "decoded",
 ) -> str | None:
     """Why the decode counts as stopping early, or None. The demuxer reads a cut file to its
     physical end without raising, so the only sign is falling short of what the index says."""
     if declared_frames and decoded < declared_frames:
         reached = f" ({last_time:.2f} s of {duration:.2f} s)" if last_time and duration else ""
         return (
-            f"stops early: decoded {decoded} of {declared_frames} frames{reached}; "
+            f"stops early: {verb} {decoded} of {declared_frames} frames{reached}; "
             "the file is probably truncated"
         )
     if decoded == 0:
-        return "no frame could be decoded"
+        return f"no frame could be {verb}"
     # no frame count in the index: the last frame must reach within ~2 frames of the end
     if (
         not declared_frames
@@ -240,3 +274,22 @@ def _encode_jpeg(av: Any, frame: Any, max_width: int) -> bytes:
     small = frame.reformat(width=width, height=height, format="yuvj420p")
     packets = list(codec.encode(small)) + list(codec.encode(None))
     return b"".join(bytes(packet) for packet in packets)
+
+
+def rgb_frames(path: str | os.PathLike[str], *, fit: tuple[int, int]) -> Any:
+    """Decode the first video stream of ``path`` frame by frame: an iterator of ``(seconds,
+    uint8 array of shape (h, w, 3))``, each frame scaled to fit inside ``fit`` (width,
+    height) keeping its aspect ratio, with even sides. The grid export reads cells through
+    it. Raises ``ImportError`` when PyAV is missing and PyAV's errors when the file cannot
+    be read (the caller decides what a broken cell shows)."""
+    av = _import_av()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        ctx = stream.codec_context
+        scale = min(fit[0] / max(1, ctx.width), fit[1] / max(1, ctx.height))
+        width = max(2, int(ctx.width * scale) // 2 * 2)
+        height = max(2, int(ctx.height * scale) // 2 * 2)
+        for index, frame in enumerate(container.decode(stream)):
+            seconds = float(frame.time) if frame.time is not None else index / 24.0
+            yield seconds, frame.to_ndarray(width=width, height=height, format="rgb24")

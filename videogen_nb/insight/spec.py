@@ -34,7 +34,15 @@ from ..core import geometry
 from ..core.request import VideoRequest
 from .probe import MEASURED_KEYS, probe_video
 
-__all__ = ["SpecReport", "check_video", "compare_spec", "expected_spec"]
+__all__ = [
+    "DeliveryCheck",
+    "SpecReport",
+    "check_delivery",
+    "check_video",
+    "compare_spec",
+    "expected_spec",
+    "requested_seconds",
+]
 
 _DURATION_TOLERANCE_S = 0.5
 _DURATION_TOLERANCE_REL = 0.10
@@ -277,7 +285,10 @@ def compare_spec(
 
 
 def check_video(
-    path: str | os.PathLike[str], request: VideoRequest | Mapping[str, Any]
+    path: str | os.PathLike[str],
+    request: VideoRequest | Mapping[str, Any],
+    *,
+    decode: bool = True,
 ) -> SpecReport:
     """Measure the video at ``path`` and compare it with ``request``; blocking (PyAV decodes
     the whole file), so run it in an executor from async code.
@@ -285,10 +296,69 @@ def check_video(
     Raises ``ImportError`` with the install command when PyAV is missing (check
     ``spec_check_available()`` first to skip quietly). A file that cannot be opened or is
     cut short gives a report with ``decodes_fully=False`` and a finding, not an exception.
+    ``decode=False`` reads every packet without decoding (``probe_video``): what a run does.
     """
-    measured = probe_video(path)
+    measured = probe_video(path, decode=decode)
     return SpecReport(
         measured=measured,
         expected=expected_spec(request),
         findings=compare_spec(measured, request),
     )
+
+
+@attrs.define(frozen=True, kw_only=True)
+class DeliveryCheck:
+    """Seconds of video delivered against the seconds paid for.
+
+    ``billed`` is what the gateway billed when it says (``Cost.billed_seconds``), else the
+    seconds the request asked for (``basis`` says which: ``"billed"`` or ``"requested"``).
+    ``finding`` is one sentence when they differ by more than the spec check's duration
+    tolerance (0.5 s or 10 %), else None.
+    """
+
+    delivered: float
+    billed: float
+    basis: str
+    finding: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the video is as long as what was paid for (within the tolerance)."""
+        return self.finding is None
+
+
+def check_delivery(
+    measured_duration: float | None,
+    *,
+    billed_seconds: float | None = None,
+    requested_seconds: float | None = None,
+) -> DeliveryCheck | None:
+    """Compare the measured length of a video with the seconds billed (or, when the gateway
+    does not say, requested); None when either side is unknown.
+
+    >>> check_delivery(5.0, billed_seconds=10).finding
+    'delivered 5.0 s, billed 10 s'
+    >>> check_delivery(5.0, requested_seconds=10).finding
+    'delivered 5.0 s, asked and paid for 10 s'
+    """
+    if billed_seconds is not None and billed_seconds > 0:
+        billed, basis = float(billed_seconds), "billed"
+    elif requested_seconds is not None and requested_seconds > 0:
+        billed, basis = float(requested_seconds), "requested"
+    else:
+        return None
+    if measured_duration is None or not math.isfinite(measured_duration):
+        return None
+    delivered = float(measured_duration)
+    finding = None
+    if abs(delivered - billed) > max(_DURATION_TOLERANCE_S, _DURATION_TOLERANCE_REL * billed):
+        paid = "billed" if basis == "billed" else "asked and paid for"
+        finding = f"delivered {delivered:.1f} s, {paid} {_num(billed)} s"
+    return DeliveryCheck(delivered=delivered, billed=billed, basis=basis, finding=finding)
+
+
+def requested_seconds(request: VideoRequest | Mapping[str, Any]) -> float | None:
+    """The seconds a request asked for (``seconds`` wins over ``duration``, as gateways let
+    it), None when it asked for no length."""
+    duration = expected_spec(request).get("duration")
+    return float(duration) if duration is not None else None

@@ -3,10 +3,12 @@
 ``Run`` (run) works on many requests at once, one row each (rows), exported as a table
 (export); concurrency lanes (lanes) pace submits; one poll scheduler (scheduler) follows
 every task by the rules of ``tasks.follow``; sweeps (sweep) build request grids; the
-display layer shows a run through the presenter seam (presenter).
+display layer shows a run through the presenter seam (presenter); what a run will cost is
+planned before launch (plan) and guarded by ``max_cost`` while it works (budget).
 """
 
 from .lanes import Lane, LaneSet
+from .plan import RunPlan
 from .rows import RowState, RunRow
 from .run import Run
 from .scheduler import PollScheduler
@@ -19,6 +21,7 @@ __all__ = [
     "PollScheduler",
     "RowState",
     "Run",
+    "RunPlan",
     "RunRow",
     "build_sweep",
     "check_spending",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.scoring import win_rates
+from ..insight.costs import delivery
 from ..store.journal import Journal
 from .rows import RunRow
 
@@ -13,7 +14,14 @@ __all__ = ["row_record", "rows_dataframe", "run_scores"]
 
 
 def row_record(row: RunRow) -> dict[str, Any]:
-    """One row as a flat dict: the request's main fields, its state, and the spec check."""
+    """One row as a flat dict: the request's main fields, its state, its cost and the spec
+    check.
+
+    ``cost`` is the amount (None: price unknown, or a failed task with no reported charge),
+    ``cost_source`` ``"reported"`` or ``"estimated"``, ``cost_basis`` where the figure comes
+    from; ``billed_seconds`` what the gateway billed when it said; ``delivery_finding`` says
+    when the measured video is shorter or longer than what was billed (or asked).
+    """
     result = row.snapshot()
     req = row.request
     record: dict[str, Any] = {
@@ -30,6 +38,7 @@ def row_record(row: RunRow) -> dict[str, Any]:
         "cached": result.cached,
         "path": str(result.path) if result.path is not None else None,
         "error": str(row.error) if row.error is not None else None,
+        **_cost_fields(row),
     }
     spec = result.spec
     if isinstance(spec, dict):
@@ -37,7 +46,20 @@ def row_record(row: RunRow) -> dict[str, Any]:
             record[f"measured_{key}"] = value
         record["spec_ok"] = not spec.get("findings")
         record["spec_findings"] = "; ".join(spec.get("findings") or [])
+        check = delivery(spec, req, row.reported_cost)
+        record["delivery_finding"] = check.finding if check is not None else None
     return record
+
+
+def _cost_fields(row: RunRow) -> dict[str, Any]:
+    cost = row.cost
+    return {
+        "cost": cost.amount if cost is not None else None,
+        "cost_currency": cost.currency if cost is not None else None,
+        "cost_source": cost.source if cost is not None else None,
+        "cost_basis": cost.basis if cost is not None else None,
+        "billed_seconds": cost.billed_seconds if cost is not None else None,
+    }
 
 
 def rows_dataframe(rows: Sequence[RunRow]) -> Any:

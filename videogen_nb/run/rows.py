@@ -11,10 +11,12 @@ import time
 
 import attrs
 
+from ..core.cost import Cost
 from ..core.errors import SubmitOutcomeUnknownError
 from ..core.request import VideoRequest
 from ..core.states import EntryState
 from ..core.task import Result, Task, TaskStatus
+from ..insight.costs import cost_of
 from ..store.journal import JournalEntry
 
 __all__ = ["RowState", "RunRow", "row_from_entry"]
@@ -39,6 +41,10 @@ class RowState(str, enum.Enum):
         """True when the row will not change any more in this run."""
         return self in _FINISHED
 
+
+#: rows that cost nothing unless the gateway reports a charge (a lost submit may have
+#: created a task, so it keeps its estimate)
+_UNBILLED = frozenset({RowState.FAILED, RowState.CANCELLED, RowState.TIMED_OUT})
 
 _FINISHED = frozenset(
     {
@@ -93,6 +99,24 @@ class RunRow:
         if self.state.is_finished or not progress or progress >= 100 or not elapsed:
             return None
         return elapsed * (100 - progress) / progress
+
+    @property
+    def reported_cost(self) -> Cost | None:
+        """The cost the gateway reported for this row's task (task or journal), or None."""
+        if self.task is not None and self.task.cost is not None:
+            return self.task.cost
+        return self.entry.cost if self.entry is not None else None
+
+    @property
+    def failed(self) -> bool:
+        """True for a row that ended without a video (failed, cancelled, timed out)."""
+        return self.state in _UNBILLED
+
+    @property
+    def cost(self) -> Cost | None:
+        """What this row costs: the reported cost, else the price table's estimate (marked
+        as one) unless the row failed; None when unknown (``insight.costs.cost_of``)."""
+        return cost_of(self.request, self.reported_cost, failed=self.failed)
 
     def snapshot(self) -> Result:
         """This row as a ``Result`` (final once the row is finished)."""

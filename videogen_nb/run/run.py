@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import pathlib
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..core.errors import (
     APIError,
+    BudgetExceededError,
     RateLimitError,
     SubmitOutcomeUnknownError,
     TaskFailedError,
@@ -36,9 +38,11 @@ from ..core.task import Result, Task, TaskStatus
 from ..store.catalog import WARNINGS_SHOWN_ELSEWHERE
 from ..store.journal import JournalEntry
 from ..tasks.task_client import TaskClient
+from .budget import RunBudget
 from .export import rows_dataframe, run_scores
 from .lanes import Lane, LaneSet
 from .lease import RunLease, SkippedEntry
+from .plan import RunPlan
 from .presenter import get_presenter
 from .rows import RowState, RunRow, row_from_entry
 from .scheduler import PollScheduler, poll_stats
@@ -82,6 +86,8 @@ class Run:
         grid_cols: str | Sequence[str] = "model",
         title: str | None = None,
         lease: RunLease | None = None,
+        plan: RunPlan | None = None,
+        budget: RunBudget | None = None,
     ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         #: this run's hold on its journal entries (``run.lease``), renewed while it works
@@ -110,6 +116,10 @@ class Run:
         #: set by a live display that shows the catalog's warnings on each row: the rows
         #: then emit no Python warning (scripts, with no display, still get them)
         self.warnings_on_rows = False
+        #: what the run was estimated to cost before it started (None for a resume)
+        self.plan = plan
+        #: the money guard (None without a ``max_cost``): refuses submits past the limit
+        self.budget = budget
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -140,6 +150,8 @@ class Run:
         the ones that never left.
         """
         self._loop = asyncio.get_running_loop()
+        if self.plan is not None:
+            logger.info("run %s: %s", self.run_id, self.plan.line())
         unrecorded = [
             row
             for row in self.rows
@@ -219,6 +231,12 @@ class Run:
         the others)."""
         if isinstance(error, SubmitOutcomeUnknownError):
             self._end(row, RowState.SUBMIT_UNKNOWN, error)
+        elif isinstance(error, BudgetExceededError):
+            # never sent: the journal entry ends cancelled, and both say why
+            self._client.recorder.cancelled_unsent(
+                row.entry_id, f"cancelled before it was sent: {error.message}"
+            )
+            self._end(row, RowState.CANCELLED, error)
         elif isinstance(error, TaskTimeoutError):
             if self._cancel_on_timeout:
                 await self._cancel_remote(error.task)
@@ -256,11 +274,14 @@ class Run:
             )
         for _ in range(MAX_RATE_LIMITED_SUBMITS):
             await gateway_lane.wait_unpaused()
+            # the money guard refuses here, before the POST (BudgetExceededError)
+            guard = self.budget.sending(row.index, row.request) if self.budget else None
             self._set(row, RowState.SUBMITTING)
             try:
-                task = await client.submit_entry(
-                    row.request, row.entry, retry_rate_limits=False, owner=self.lease.name
-                )
+                with guard or contextlib.nullcontext():
+                    task = await client.submit_entry(
+                        row.request, row.entry, retry_rate_limits=False, owner=self.lease.name
+                    )
             except RateLimitError as exc:
                 pause = gateway_lane.rate_limited(exc.retry_after)
                 row.note = f"rate limited by the gateway; whole lane paused {pause:.0f} s"
@@ -327,6 +348,8 @@ class Run:
 
     def _apply(self, row: RunRow, task: Task) -> None:
         row.task = task
+        if self.budget is not None:
+            self.budget.observe(row.index, task)
         state = {
             TaskStatus.QUEUED: RowState.QUEUED,
             TaskStatus.IN_PROGRESS: RowState.IN_PROGRESS,

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "COST_SHAPES",
     "DEFAULT_API_KEY",
     "DEFAULT_MODELS",
     "FAULT_NAMES",
@@ -54,6 +55,11 @@ FAULT_NAMES: tuple[str, ...] = (
 
 _METHOD_SCOPES = ("any", "get", "post")
 
+#: how task reads report their charge (``sandbox/billing.py``): "" (the personality's own
+#: way), top-level ``cost``, ``usage.cost``, LiteLLM's usage and cost header, or LiteLLM's
+#: ``usage.duration_seconds`` alone
+COST_SHAPES = ("", "cost", "usage_cost", "litellm", "litellm_seconds")
+
 
 def _non_negative(_inst: object, attribute: attrs.Attribute, value: float) -> None:
     if value < 0:
@@ -68,6 +74,11 @@ def _fraction(_inst: object, attribute: attrs.Attribute, value: float) -> None:
 def _scope(_inst: object, attribute: attrs.Attribute, value: str) -> None:
     if value not in _METHOD_SCOPES:
         raise ValueError(f"{attribute.name} must be one of {_METHOD_SCOPES}, got {value!r}")
+
+
+def _cost_shape(_inst: object, attribute: attrs.Attribute, value: str) -> None:
+    if value not in COST_SHAPES:
+        raise ValueError(f"{attribute.name} must be one of {COST_SHAPES}, got {value!r}")
 
 
 def _models(value: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -161,6 +172,10 @@ class Behaviour:
     artifact_expired: int = attrs.field(default=0, converter=int, validator=_non_negative)
     other_ratios: bool = attrs.field(default=False, converter=_bool)
     stepped_progress: bool = attrs.field(default=False, converter=_bool)
+    # What a task cost (sandbox/billing.py): the shape its reads report it in, and whether a
+    # failed task is still charged
+    report_cost: str = attrs.field(default="", converter=str, validator=_cost_shape)
+    charge_failures: bool = attrs.field(default=False, converter=_bool)
     # Pacing
     latency: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
     poll_after_ms: int | None = attrs.field(default=None, converter=_opt_int)

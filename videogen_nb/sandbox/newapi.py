@@ -30,6 +30,7 @@ __all__ = [
     "NEWAPI_TODAY",
     "OTHER_RATIOS_HEADER",
     "QUOTA_PER_USD",
+    "USD_PER_SECOND",
     "newest_video_body",
     "other_ratios",
     "task_object_body",
@@ -48,7 +49,7 @@ OTHER_RATIOS_HEADER = "X-New-Api-Other-Ratios"
 #: new-api's default quota units per US dollar (a deployment can change it)
 QUOTA_PER_USD = 500_000
 #: what one second of video costs in the sandbox, in US dollars (before the ratios)
-_USD_PER_SECOND = 0.05
+USD_PER_SECOND = 0.05
 
 _INTERNAL_STATUS = {
     "not_start": "NOT_START",
@@ -88,7 +89,7 @@ def _quota(task: SandboxTask, phase: Phase) -> int:
     if phase.state in ("failed", "cancelled"):
         return 0
     ratios = other_ratios(task)
-    return round(_USD_PER_SECOND * ratios["seconds"] * ratios["size"] * QUOTA_PER_USD)
+    return round(USD_PER_SECOND * ratios["seconds"] * ratios["size"] * QUOTA_PER_USD)
 
 
 def _failure_text(task: SandboxTask, phase: Phase) -> str:

@@ -5,7 +5,8 @@ OpenRouter (GATEWAYS.md, "OpenRouter"), always on, under the origin's ``/api/v1`
 - ``POST /api/v1/videos`` answers ``{"id", "polling_url", "status": "pending"}`` (the
   polling URL absolute, on this origin);
 - ``GET /api/v1/videos/{id}`` goes ``pending`` -> ``in_progress`` -> ``completed`` (with
-  ``unsigned_urls`` and ``usage: {cost, is_byok}``) or ``failed`` (with ``error``);
+  ``unsigned_urls`` and ``usage: {cost, is_byok}``) or ``failed`` (with ``error``, and
+  ``usage`` too when ``charge_failures`` is on: a gateway that bills failures);
 - ``GET /api/v1/videos/{id}/content?index=0`` serves the bytes behind the bearer;
 - ``GET /api/v1/videos/models`` lists provider-prefixed models (``google/veo-3.1``).
 
@@ -120,11 +121,17 @@ class _Routes:
             job["unsigned_urls"] = [
                 f"{origin}{wire.OPENROUTER_VIDEOS}/{task.id}{wire.CONTENT_SUFFIX}?index=0"
             ]
-            cost = round(PRICE_PER_SECOND * task.request.duration, 4)
-            job["usage"] = {"cost": cost, "is_byok": False}
+            job["usage"] = self._usage(task)
         elif phase.state == "failed" and task.failure is not None:
             job["error"] = task.failure[1]
+            if self.server.state.behaviour.charge_failures:
+                job["usage"] = self._usage(task)
         return job
+
+    @staticmethod
+    def _usage(task: SandboxTask) -> dict[str, Any]:
+        """``usage``: the job's cost (``PRICE_PER_SECOND`` per second) and no BYOK."""
+        return {"cost": round(PRICE_PER_SECOND * task.request.duration, 4), "is_byok": False}
 
     async def submit(self, request: web.Request) -> web.Response:
         state = self.server.state

@@ -1,7 +1,9 @@
 """Render the sandbox's videos: real H.264 MP4s that show what was asked for.
 
-Each frame shows the prompt, model and seed on a colour derived from model and seed, with a
-bar sweeping across so the clip is visibly moving. Image-to-video slowly pans and zooms the
+Text-to-video draws a small animated scene from the prompt's words and the seed (palette,
+ground, things that move: ``scene_words``) in the model's own look (``scene_looks``: film,
+cinema, dream, poster, pixel; one neutral look for every model in a blind render), with the
+prompt, model and seed in a caption band. Image-to-video slowly pans and zooms the
 given image and cross-fades to ``last_image`` when there is one. ``-audio`` models get an
 AAC tone. Renders are cached by content key, so many identical tasks cost one render.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import colorsys
 import concurrent.futures
 import functools
 import hashlib
@@ -24,6 +25,10 @@ import urllib.request
 from collections import OrderedDict
 
 import attrs
+
+from .scene import Scene
+from .scene_looks import look_for
+from .scene_words import recipe_for
 
 __all__ = [
     "RenderCache",
@@ -116,15 +121,6 @@ def _font(size: int):  # -> ImageFont
         return ImageFont.load_default()
 
 
-def _background_rgb(model: str, seed: int | None) -> tuple[int, int, int]:
-    digest = hashlib.sha256(f"{model}|{seed}".encode()).digest()
-    hue = digest[0] / 255.0
-    sat = 0.45 + digest[1] / 255.0 * 0.35
-    val = 0.35 + digest[2] / 255.0 * 0.25  # dark enough for white text
-    r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
-    return int(r * 255), int(g * 255), int(b * 255)
-
-
 def _placeholder(url: str, size: tuple[int, int]):  # -> PIL.Image
     from PIL import Image, ImageDraw
 
@@ -193,7 +189,7 @@ def _text_layer(spec: RenderSpec, band_only: bool):  # -> (RGB base, mask) as nu
     from PIL import Image, ImageDraw
 
     w, h = spec.width, spec.height
-    font_px = max(9, h // (26 if band_only else 18))
+    font_px = max(9, min(w, h) // (17 if band_only else 18))
     font = _font(font_px)
     lines = _caption_lines(spec, w, font_px)
     if band_only:
@@ -216,50 +212,65 @@ def _text_layer(spec: RenderSpec, band_only: bool):  # -> (RGB base, mask) as nu
     ] / 255.0
 
 
+def _scene_frames(spec: RenderSpec):  # -> Iterator[numpy uint8 HxWx3]
+    """The text-to-video frames: the prompt's scene in the model's look, captioned."""
+    import numpy as np
+
+    look = look_for(spec.model, marks=spec.marks)
+    scene = Scene(
+        recipe_for(spec.prompt, spec.seed),
+        look,
+        spec.width,
+        spec.height,
+        spec.fps,
+        spec.frame_count,
+    )
+    text_rgb, text_mask = _text_layer(spec, band_only=True)
+    # Only the caption band is blended: the rows above it carry no text.
+    rows = np.flatnonzero(text_mask.reshape(spec.height, -1).max(axis=1))
+    top = int(rows[0]) if rows.size else spec.height
+    text_rgb, text_mask = text_rgb[top:], text_mask[top:]
+    for i in range(spec.frame_count):
+        frame = scene.frame(i)
+        band = frame[top:].astype(np.float32)
+        frame[top:] = (band * (1.0 - text_mask) + text_rgb * text_mask).astype(np.uint8)
+        yield frame
+
+
 def _frames(spec: RenderSpec):  # -> Iterator[numpy uint8 HxWx3]
+    if spec.image is None:
+        return _scene_frames(spec)
+    return _image_frames(spec, spec.image)
+
+
+def _image_frames(spec: RenderSpec, image: bytes | str):  # -> Iterator[numpy uint8 HxWx3]
+    """Image-to-video: pan and zoom the image, cross-fade to ``last_image`` if any."""
     import numpy as np
     from PIL import Image
 
     w, h, n = spec.width, spec.height, spec.frame_count
-    # A local, so the None check below narrows the type for _load_image (mypy cannot
-    # narrow through the ``i2v`` flag or re-read attribute).
-    image = spec.image
-    i2v = image is not None
-    text_rgb, text_mask = _text_layer(spec, band_only=i2v)
-    first = last = None
-    if image is not None:
-        src = _load_image(image, (w, h))
-        # Crop to the output ratio with a margin, then pan and zoom inside it.
-        first = _cover(src, (int(w * 1.2), int(h * 1.2)))
-    else:
-        base = np.empty((h, w, 3), dtype=np.float32)
-        base[:] = _background_rgb(spec.mark, spec.seed)
+    text_rgb, text_mask = _text_layer(spec, band_only=True)
+    # Crop to the output ratio with a margin, then pan and zoom inside it.
+    first = _cover(_load_image(image, (w, h)), (int(w * 1.2), int(h * 1.2)))
+    last = None
     if spec.last_image is not None:
         last = np.asarray(_cover(_load_image(spec.last_image, (w, h)), (w, h)), dtype=np.float32)
-    bar_w = max(4, w // 24)
     for i in range(n):
         t = i / max(1, n - 1)
-        if first is not None:
-            zoom = 1.0 + 0.12 * t
-            cw, ch = first.width / 1.2 / zoom * 1.0, first.height / 1.2 / zoom
-            cx = (first.width - cw) * (0.3 + 0.4 * t)
-            cy = (first.height - ch) / 2
-            frame = np.asarray(
-                first.resize((w, h), Image.Resampling.BILINEAR, box=(cx, cy, cx + cw, cy + ch)),
-                dtype=np.float32,
-            )
-        else:
-            frame = base.copy()
+        zoom = 1.0 + 0.12 * t
+        cw, ch = first.width / 1.2 / zoom, first.height / 1.2 / zoom
+        cx = (first.width - cw) * (0.3 + 0.4 * t)
+        cy = (first.height - ch) / 2
+        frame = np.asarray(
+            first.resize((w, h), Image.Resampling.BILINEAR, box=(cx, cy, cx + cw, cy + ch)),
+            dtype=np.float32,
+        )
         if last is not None:
             alpha = min(1.0, max(0.0, (t - 0.3) / 0.7))
             frame = frame * (1.0 - alpha) + last * alpha
         frame = frame * (1.0 - text_mask) + text_rgb * text_mask
-        # A sweeping bar and a progress line: unmistakably a moving picture.
-        x = int((w - bar_w) * t)
-        band = (slice(0, max(2, h // 40)), slice(0, max(1, int(w * t))))
-        frame[band] = (255, 255, 255)
-        if not i2v:
-            frame[h // 8 : h // 8 + bar_w, x : x + bar_w] = (255, 220, 60)
+        # A progress line along the top: unmistakably a moving picture.
+        frame[: max(2, h // 40), : max(1, int(w * t))] = (255, 255, 255)
         yield np.clip(frame, 0, 255).astype(np.uint8)
 
 

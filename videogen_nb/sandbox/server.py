@@ -19,6 +19,7 @@ from aiohttp import web
 from ..core import wire
 from .artifacts import ARTIFACT_NOT_FOUND, ARTIFACT_ROUTE, ArtifactSigner, artifact_path
 from .behaviour import Behaviour, behaviour_from_changes
+from .billing import with_reported_cost
 from .faults import (
     expired_url_body,
     malformed_body,
@@ -348,7 +349,10 @@ class SandboxServer:
             shape = task_object_body
         if self.state.behaviour.gemini_shape and task.model.startswith("veo"):
             shape = gemini_generations_body
-        return _json(shape(task, phase, url), headers=self._poll_headers())
+        body, headers = with_reported_cost(
+            shape(task, phase, url), task, phase, self.state.behaviour, self._poll_headers()
+        )
+        return _json(body, headers=headers)
 
     def _video_task(self, request: web.Request) -> SandboxTask:
         task = self.state.tasks.get(request.match_info["task_id"])
@@ -370,7 +374,14 @@ class SandboxServer:
         phase, url = self._read_task(request, task)
         if self.state.behaviour.newest_videos:
             return _json(newest_video_body(task, phase), headers=self._poll_headers())
-        return _json(openai_video_object(task, phase, url), headers=self._poll_headers())
+        body, headers = with_reported_cost(
+            openai_video_object(task, phase, url),
+            task,
+            phase,
+            self.state.behaviour,
+            self._poll_headers(),
+        )
+        return _json(body, headers=headers)
 
     async def _cancel_video(self, request: web.Request) -> web.Response:
         task = self._video_task(request)

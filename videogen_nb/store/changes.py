@@ -17,7 +17,7 @@ from ..core.errors import IllegalTransitionError, TaskIdConflictError, Validatio
 from ..core.scoring import VOTE_KINDS
 from ..core.states import EntryState
 from ..core.task import Task, TaskStatus
-from .entries import JournalEntry
+from .entries import COST_COLUMNS, JournalEntry, cost_columns
 
 __all__ = [
     "TASK_FIELDS",
@@ -65,6 +65,7 @@ UPDATABLE = frozenset(
         "error",
         "error_code",
         "spec",
+        *COST_COLUMNS,
     }
 )
 _REMOTE_TERMINAL = frozenset(s.value for s in TaskStatus if s.is_terminal)
@@ -147,6 +148,7 @@ def task_changes(entry: JournalEntry, task: Task, now: float) -> dict[str, Any]:
     changes.update(_progress_and_url(task, status))
     changes.update(_error_fields(task, status))
     changes.update(_state_fields(entry, status, now))
+    changes.update(cost_columns(task.cost))  # a reported cost is kept, failed task or not
     return changes
 
 

@@ -15,25 +15,33 @@ from typing import Any
 
 import attrs
 
+from ..core.cost import Cost
 from ..core.request import VideoRequest
 from ..core.scoring import VOTE_KINDS
 from ..core.states import EntryState
 from ..core.urls import gateway_root
 
 __all__ = [
+    "COST_COLUMNS",
     "JournalEntry",
     "Vote",
     "checksum_matches",
+    "cost_columns",
     "entry_from_row",
     "file_checksum",
     "normalize_gateway",
     "vote_from_row",
 ]
 
+#: the columns that hold a reported ``Cost`` (see ``JournalEntry.cost``)
+COST_COLUMNS = ("cost_amount", "cost_currency", "cost_source", "cost_basis", "billed_seconds")
+
 
 @attrs.define(frozen=True, kw_only=True)
 class JournalEntry:
     """One request as the journal last recorded it.
+
+    ``cost`` is the cost the gateway reported (a ``core.cost.Cost``), or None.
 
     Times are epoch seconds (``time.time()`` of this machine). ``request`` is the request's
     ``to_dict()``; ``request_obj()`` rebuilds the ``VideoRequest``. ``status`` is the last
@@ -70,6 +78,28 @@ class JournalEntry:
     spec: dict[str, Any] | None = None
     #: the run whose lease holds the entry (None: nobody's, any resume() may take it)
     owner: str | None = None
+    # the reported cost, one column each (``cost`` puts them together)
+    cost_amount: float | None = None
+    cost_currency: str | None = None
+    cost_source: str | None = None
+    cost_basis: str | None = None
+    #: the seconds of video the gateway billed or reported, when it said
+    billed_seconds: float | None = None
+
+    @property
+    def cost(self) -> Cost | None:
+        """The cost the gateway reported for this entry's task, once known (kept on a
+        failed task too: a gateway that charges for failures shows it here); None when it
+        reported nothing. Estimates are not stored: see ``store.prices``."""
+        if self.cost_amount is None:
+            return None
+        return Cost(
+            amount=self.cost_amount,
+            currency=self.cost_currency or "USD",
+            source=self.cost_source or "reported",
+            basis=self.cost_basis or "",
+            billed_seconds=self.billed_seconds,
+        )
 
     @property
     def is_finished(self) -> bool:
@@ -107,6 +137,20 @@ class Vote:
     loser: str | None = None
     kind: str = attrs.field(validator=attrs.validators.in_(VOTE_KINDS))
     created_at: float
+
+
+def cost_columns(cost: Cost | None) -> dict[str, Any]:
+    """The ``entries`` columns that store a reported ``cost``; nothing for None (a snapshot
+    that reports no cost never erases one reported earlier)."""
+    if cost is None:
+        return {}
+    return {
+        "cost_amount": cost.amount,
+        "cost_currency": cost.currency,
+        "cost_source": cost.source,
+        "cost_basis": cost.basis,
+        "billed_seconds": cost.billed_seconds,
+    }
 
 
 def entry_from_row(row: sqlite3.Row) -> JournalEntry:

@@ -8,7 +8,11 @@ the comparison grid and the measured video spec live here too, for the leaderboa
 
 Every write is its own short transaction (``BEGIN IMMEDIATE``) and is committed before the
 method returns, so a task id is on disk before ``submit`` returns and a ``kill -9`` at any
-moment loses nothing that was committed. The file is in WAL mode with a busy timeout, so two
+moment loses nothing that was committed. The one exception is ``record_poll``'s pending
+and completed snapshots, which the poll loop makes thousands of times a second and which
+``resume()`` does not need: they are held back and committed many to a transaction
+(``store.write_behind``), before any read of this journal, before any other write to their
+entry, and at least every second of polling. The file is in WAL mode with a busy timeout, so two
 kernels (processes) can share it, and it is created with mode 0600 (its ``-wal``/``-shm``
 companions too). Each thread gets its own connection (see ``db.Database``).
 
@@ -38,6 +42,7 @@ The parts: ``entries`` (the values and their rows), ``db`` (connections, transac
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pathlib
 import sqlite3
@@ -81,6 +86,9 @@ from .entries import (
 from .leases import Leases
 from .query import select_all
 from .schema import migrate
+from .write_behind import Held, WriteBehind
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ENTRY_STATES",
@@ -124,6 +132,8 @@ class Journal:
         self._db = Database(self.path, busy_timeout=busy_timeout)
         self._db.write(migrate)
         self._db.secure_companions()
+        #: pending snapshots of ``record_poll`` waiting for their shared transaction
+        self._behind = WriteBehind()
         #: which run holds which entries (``store.leases``)
         self.leases = Leases(self._db)
 
@@ -143,8 +153,27 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        """Close every connection this journal opened (any thread's). Idempotent."""
+        """Commit the held snapshots, then close every connection this journal opened (any
+        thread's). Idempotent."""
+        if not self._db.closed:
+            self.flush()
         self._db.close()
+
+    def flush(self) -> None:
+        """Commit the pending snapshots ``record_poll`` holds (in one transaction)."""
+        if len(self._behind):
+            self._behind.flush(self._commit_held)
+
+    def _commit_held(self, held: list[Held]) -> None:
+        self._db.write(lambda conn: self._apply_held(conn, held), durable=False)
+
+    def _apply_held(self, conn: sqlite3.Connection, held: list[Held]) -> None:
+        for entry_id, task, at in held:
+            try:
+                self._apply(conn, entry_id, _snapshot_of(task), at)
+            except (IllegalTransitionError, KeyError) as exc:
+                # the entry ended (or went) meanwhile: a late snapshot is stale news
+                log.debug("dropped a held snapshot of entry %s: %s", entry_id, exc)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -152,6 +181,7 @@ class Journal:
         return self._db.connection()
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        self.flush()  # this process reads what it wrote, held snapshots included
         return self._db.read(sql, params)
 
     @staticmethod
@@ -163,28 +193,41 @@ class Journal:
         """Apply ``compute(entry, now)``'s changes to the entry in one transaction, after
         checking its state move; nothing is written (or synced) when nothing changes."""
 
-        def write(conn: sqlite3.Connection) -> JournalEntry:
-            entry = self._fetch(conn, entry_id)
-            if entry is None:
-                raise KeyError(f"no journal entry {entry_id}")
-            now = _now()
-            changes = {k: v for k, v in compute(entry, now).items() if getattr(entry, k) != v}
-            if not changes:
-                return entry  # nothing written, so nothing to sync
-            assert UPDATABLE.issuperset(changes), changes
-            check_move(entry, changes)
-            if "state" in changes:
-                changes["state"] = EntryState(changes["state"]).value
-            changes["updated_at"] = now
-            values = [
-                json.dumps(v, sort_keys=True) if k == "spec" and v is not None else v
-                for k, v in changes.items()
-            ]
-            columns = ", ".join(f"{k} = ?" for k in changes)
-            conn.execute(f"UPDATE entries SET {columns} WHERE id = ?", [*values, entry.id])
-            return attrs.evolve(entry, **changes)
+        # the entry's held snapshots first, in the same transaction: its moves stay in order
+        held = self._behind.take(int(entry_id)) if len(self._behind) else []
 
-        return self._db.write(write, durable=durable)
+        def write(conn: sqlite3.Connection) -> JournalEntry:
+            self._apply_held(conn, held)
+            return self._apply(conn, entry_id, compute, _now())
+
+        try:
+            return self._db.write(write, durable=durable)
+        except BaseException:
+            self._behind.give_back(held)
+            raise
+
+    def _apply(
+        self, conn: sqlite3.Connection, entry_id: int, compute: _Compute, now: float
+    ) -> JournalEntry:
+        """``_update``'s work inside a transaction already open on ``conn``."""
+        entry = self._fetch(conn, entry_id)
+        if entry is None:
+            raise KeyError(f"no journal entry {entry_id}")
+        changes = {k: v for k, v in compute(entry, now).items() if getattr(entry, k) != v}
+        if not changes:
+            return entry  # nothing written, so nothing to sync
+        assert UPDATABLE.issuperset(changes), changes
+        check_move(entry, changes)
+        if "state" in changes:
+            changes["state"] = EntryState(changes["state"]).value
+        changes["updated_at"] = now
+        values = [
+            json.dumps(v, sort_keys=True) if k == "spec" and v is not None else v
+            for k, v in changes.items()
+        ]
+        columns = ", ".join(f"{k} = ?" for k in changes)
+        conn.execute(f"UPDATE entries SET {columns} WHERE id = ?", [*values, entry.id])
+        return attrs.evolve(entry, **changes)
 
     # -- recording ------------------------------------------------------------------------
 
@@ -299,10 +342,21 @@ class Journal:
         # A pending snapshot only moves progress: resume() needs none of it, so it is not
         # worth an fsync on every poll. Terminal snapshots are synced as before.
         return self._update(
-            entry_id,
-            lambda entry, now: task_changes(entry, task, now),
-            durable=TaskStatus(task.status).is_terminal,
+            entry_id, _snapshot_of(task), durable=TaskStatus(task.status).is_terminal
         )
+
+    def record_poll(self, entry_id: int, task: Task) -> None:
+        """``record_task`` for the poll loop: a failed or cancelled snapshot is recorded
+        (and synced) now; a pending or completed one is held and committed with others
+        within about a second of polling, before any read of this journal and before any
+        other write to its entry (``store.write_behind``). A held snapshot that no longer
+        fits the entry when its turn comes (the entry ended meanwhile) is dropped, as stale
+        news."""
+        status = TaskStatus(task.status)
+        if status.is_terminal and status is not TaskStatus.COMPLETED:
+            self.record_task(entry_id, task)
+        elif self._behind.hold(int(entry_id), task, _now()):
+            self.flush()
 
     def record_download(
         self,
@@ -356,12 +410,14 @@ class Journal:
         """Store the measured video properties (any JSON-able mapping; other values become
         strings) for the entry."""
         value = json_value(dict(spec)) if spec is not None else None
-        return self._update(entry_id, lambda entry, now: {"spec": value})
+        # not synced: a spec lost to a power cut is measured again from the file
+        return self._update(entry_id, lambda entry, now: {"spec": value}, durable=False)
 
     # -- reading --------------------------------------------------------------------------
 
     def get(self, entry_id: int) -> JournalEntry | None:
         """The entry with this id, or None."""
+        self.flush()
         return self._fetch(self._conn(), entry_id)
 
     def by_task_id(self, task_id: str, *, gateway: str | None = None) -> JournalEntry | None:
@@ -498,3 +554,8 @@ class Journal:
             keep = set(wanted)
             result = [v for v in result if keep.intersection(v.candidates)]
         return result
+
+
+def _snapshot_of(task: Task) -> _Compute:
+    """What a snapshot of ``task`` changes on an entry (for ``_update``/``_apply``)."""
+    return lambda entry, now: task_changes(entry, task, now)

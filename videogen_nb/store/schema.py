@@ -99,11 +99,26 @@ def _v3_leases(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4_cost(conn: sqlite3.Connection) -> None:
+    """Version 4: the cost a gateway reported for the entry's task (``core.cost.Cost`` as
+    columns: amount, currency, source, plain-words basis, and the seconds it billed), so
+    spending can be summed in SQL."""
+    for column in (
+        "cost_amount REAL",
+        "cost_currency TEXT",
+        "cost_source TEXT",
+        "cost_basis TEXT",
+        "billed_seconds REAL",
+    ):
+        conn.execute(f"ALTER TABLE entries ADD COLUMN {column}")
+
+
 #: migration ``i`` (0-based) takes a file from version ``i`` to ``i + 1``
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_entries,
     _v2_spec_and_votes,
     _v3_leases,
+    _v4_cost,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

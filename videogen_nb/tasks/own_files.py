@@ -5,7 +5,7 @@ entry whose run stopped answering). Each writes to a hidden name carrying its pi
 random tag (so the ``.part`` file ``http.download`` keeps beside it is its own too) and
 renames the complete file onto the toolkit-built name: neither ever writes into the
 other's file, and the final name always holds a whole video. What a killed process left
-behind (its pid is gone) is swept away by the next download of the same file.
+behind (its pid is gone) is swept away by a later download of the same file.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import pathlib
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -32,9 +33,38 @@ def own_name(target: pathlib.Path) -> pathlib.Path:
     return target.with_name(f".{target.stem}.{tag}{target.suffix}")
 
 
+#: how long one listing of a folder's hidden names serves its downloads (seconds)
+_LISTING_TTL = 30.0
+#: per (pid, folder): when it was listed and the hidden names found (orphan candidates)
+_listings: dict[tuple[int, pathlib.Path], tuple[float, list[str]]] = {}
+
+
+def _hidden_names(folder: pathlib.Path) -> list[str]:
+    """The folder's hidden names, listed at most every ``_LISTING_TTL`` seconds: a run
+    downloading 10,000 videos into one folder must not list it 10,000 times."""
+    key = (os.getpid(), folder)
+    now = time.monotonic()
+    listed = _listings.get(key)
+    if listed is None or now - listed[0] > _LISTING_TTL:
+        try:
+            with os.scandir(folder) as found:
+                names = [entry.name for entry in found if entry.name.startswith(".")]
+        except OSError:
+            names = []
+        listed = _listings[key] = (now, names)
+    return listed[1]
+
+
 def sweep_orphans(target: pathlib.Path) -> None:
     """Remove what downloads of ``target`` by processes now dead left beside it (an own
-    name, or its ``.part``); a live process's files stay."""
+    name, or its ``.part``); a live process's files stay. The folder's listing is reused
+    for ``_LISTING_TTL`` seconds, so what a process killed within that time left is swept
+    by a later download (or a later process), not necessarily this one."""
+    names = _hidden_names(target.parent)
+    heads = ("." + target.stem + ".", ".." + target.stem + ".")
+    candidates = [name for name in names if name.startswith(heads)]
+    if not candidates:
+        return
     pattern = re.compile(
         r"^\.\.?"
         + re.escape(target.stem)
@@ -42,12 +72,13 @@ def sweep_orphans(target: pathlib.Path) -> None:
         + re.escape(target.suffix)
         + r"(\.part)?$"
     )
-    with contextlib.suppress(OSError):
-        for path in target.parent.glob(f".*{target.stem}.*"):
-            found = pattern.match(path.name)
-            if found is not None and not pid_alive(int(found.group(1))):
-                with contextlib.suppress(OSError):
-                    path.unlink()
+    for name in candidates:
+        found = pattern.match(name)
+        if found is not None and not pid_alive(int(found.group(1))):
+            with contextlib.suppress(OSError):
+                (target.parent / name).unlink()
+            with contextlib.suppress(ValueError):
+                names.remove(name)
 
 
 async def into_place(

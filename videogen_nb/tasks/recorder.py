@@ -20,10 +20,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import attrs
+
 from ..core.errors import APIError, IllegalTransitionError, VideoGenError
 from ..core.request import VideoRequest
 from ..core.states import EntryState
 from ..core.task import Task, TaskStatus
+from ..dialects.costs import ratio_seconds
 from ..store.journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)
@@ -104,8 +107,11 @@ class Recorder(Protocol):
     def timed_out(self, entry_id: int | None, error: BaseException) -> None:
         """The wait for the task ran out; the remote task may still finish (resume)."""
 
-    def cancelled_unsent(self, entry_id: int | None) -> None:
-        """The user cancelled a request that never left: a later resume() must not send it."""
+    def cancelled_unsent(
+        self, entry_id: int | None, reason: str = "cancelled before it was sent"
+    ) -> None:
+        """The user (or the money guard, ``reason`` says) cancelled a request that never
+        left: a later resume() must not send it."""
 
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
         """The measured properties of the downloaded video."""
@@ -182,7 +188,9 @@ class NullRecorder:
     def timed_out(self, entry_id: int | None, error: BaseException) -> None:
         """Nothing to record."""
 
-    def cancelled_unsent(self, entry_id: int | None) -> None:
+    def cancelled_unsent(
+        self, entry_id: int | None, reason: str = "cancelled before it was sent"
+    ) -> None:
         """Nothing to record."""
 
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
@@ -213,6 +221,22 @@ class JournalRecorder:
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
+        # entry id -> the seconds new-api's submit answer said it bills (its ratios header);
+        # its polls report the charge (quota) without them, so they are joined here
+        self._billed_seconds: dict[int, float] = {}
+
+    def _with_billed_seconds(self, entry_id: int, task: Task) -> Task:
+        """``task`` with the submit's billed seconds on its reported cost, when the cost
+        names none; forgotten once the task is over."""
+        seconds = (
+            self._billed_seconds.pop(entry_id, None)
+            if task.status.is_terminal
+            else self._billed_seconds.get(entry_id)
+        )
+        cost = task.cost
+        if cost is None or cost.billed_seconds is not None or seconds is None:
+            return task
+        return attrs.evolve(task, cost=attrs.evolve(cost, billed_seconds=seconds))
 
     def __repr__(self) -> str:
         return f"JournalRecorder({self._journal!r})"
@@ -249,6 +273,9 @@ class JournalRecorder:
         """State ``submitted`` (or what the task already is), with the task id and the
         dialect that worked, needed to poll after a restart."""
         if entry_id is not None:
+            seconds = ratio_seconds(task.raw)
+            if seconds is not None and not task.status.is_terminal:
+                self._billed_seconds[entry_id] = seconds
             self._journal.record_submit(entry_id, task, dialect=dialect)
 
     def submit_unknown(self, entry_id: int | None, message: str) -> None:
@@ -275,7 +302,8 @@ class JournalRecorder:
         if entry_id is None:
             return
         try:
-            self._journal.record_task(entry_id, task)
+            # record_poll: pending progress is committed in batches (store.write_behind)
+            self._journal.record_poll(entry_id, self._with_billed_seconds(entry_id, task))
         except IllegalTransitionError as exc:
             if not exc.old.is_finished:
                 raise
@@ -302,7 +330,8 @@ class JournalRecorder:
             return
         state = EntryState.FAILED
         if task is not None:
-            self._journal.record_task(entry_id, task)
+            # a failed task keeps the cost its gateway reported: some charge for failures
+            self._journal.record_task(entry_id, self._with_billed_seconds(entry_id, task))
             if task.status is TaskStatus.CANCELLED:
                 state = EntryState.CANCELLED
         self._journal.record_error(entry_id, error, state=state)
@@ -312,17 +341,17 @@ class JournalRecorder:
         if entry_id is not None:
             self._journal.record_error(entry_id, error, state=EntryState.TIMED_OUT)
 
-    def cancelled_unsent(self, entry_id: int | None) -> None:
-        """``created`` becomes ``cancelled``; an entry whose POST was under way stays
+    def cancelled_unsent(
+        self, entry_id: int | None, reason: str = "cancelled before it was sent"
+    ) -> None:
+        """``created`` becomes ``cancelled`` (with ``reason``); an entry whose POST was under way stays
         ``sending`` (it may exist remotely) and a submitted one stays as it is, so
         resume() can still finish them."""
         if entry_id is None:
             return
         current = self._journal.get(entry_id)
         if current is not None and current.state == EntryState.CREATED:
-            self._journal.record_error(
-                entry_id, "cancelled before it was sent", state=EntryState.CANCELLED
-            )
+            self._journal.record_error(entry_id, reason, state=EntryState.CANCELLED)
 
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
         """Store the spec check's findings."""

@@ -12,6 +12,7 @@ parts already live beside it (``recorder``, ``follow``, ``fetch``, ``submit_answ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pathlib
@@ -54,6 +55,12 @@ API_KEY_ENV = "VIDEOGEN_API_KEY"
 DEFAULT_OUTPUT_DIR = pathlib.Path("videogen-runs") / "videos"
 # A route that is missing answers 404 (or 405 for a wrong method); nothing was created.
 ROUTE_MISSING = (404, 405)
+#: submit POSTs one client has in flight at once: a run of 10,000 sends them in waves, so
+#: no turn of the event loop carries thousands of submits (and their journal syncs) while
+#: a notebook cell waits behind them; the gateway answers no faster to more at once
+MAX_SUBMITS_IN_FLIGHT = 32
+#: seconds a model's typical duration read from the journal is reused
+TYPICAL_SECONDS_TTL = 5.0
 
 
 @attrs.define(kw_only=True)
@@ -125,6 +132,10 @@ class TaskClient:
         # theirs by their own (run/lease.py)
         self._lease_owner = f"client-{uuid.uuid4().hex[:12]}"
         self._lease_held = False
+        # made on first use, on the loop that submits
+        self._submit_gate: asyncio.Semaphore | None = None
+        # per model: when the journal was asked how long it takes, and its answer
+        self._typical: dict[str, tuple[float, float | None]] = {}
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -187,6 +198,19 @@ class TaskClient:
         catalog.warn_request(request)
         key = entry.idempotency_key if entry is not None else None
         entry_id = entry.id if entry is not None else None
+        if self._submit_gate is None:
+            self._submit_gate = asyncio.Semaphore(MAX_SUBMITS_IN_FLIGHT)
+        async with self._submit_gate:
+            return await self._submit_now(request, entry_id, key, retry_rate_limits, owner)
+
+    async def _submit_now(
+        self,
+        request: VideoRequest,
+        entry_id: int | None,
+        key: str | None,
+        retry_rate_limits: bool,
+        owner: str | None,
+    ) -> Task:
         self._recorder.sending(entry_id, owner=owner)
         try:
             task, dialect = await self._post_submit(request, key, retry_rate_limits)
@@ -454,7 +478,15 @@ class TaskClient:
         """How long this model usually takes here: learned from the journal, else the catalog."""
         if not model:
             return None
-        learned = self._recorder.typical_seconds(model, gateway=self.gateway)
+        # Asked once per followed task: the journal's answer (a scan of its finished
+        # entries) is reused for a few seconds, or 10,000 tasks would scan 10,000 times.
+        now = time.monotonic()
+        cached = self._typical.get(model)
+        if cached is not None and now - cached[0] < TYPICAL_SECONDS_TTL:
+            learned = cached[1]
+        else:
+            learned = self._recorder.typical_seconds(model, gateway=self.gateway)
+            self._typical[model] = (now, learned)
         if learned:
             return learned
         info = catalog.get_model(model)

@@ -20,11 +20,12 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import anywidget
 import traitlets
 
+from ..core.errors import VideoGenError
 from ..core.request import VideoRequest
 from ..core.scoring import ROW_VOTE_KINDS as VOTE_KINDS
 from ..core.scoring import win_rates
@@ -39,14 +40,19 @@ from ..display.layout import (
     build_layout,
     cell_states,
     check_fields,
+    choose_axes,
     column_letter,
     file_info,
     probe_fps,
 )
+from ..display.static_grid import grid_fallback_html, with_static_html
 from ..display.video import video_mime
+from .grid_actions import GridActions
+from .grid_votes import GridVoting, VoteRecorder
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "VOTE_KINDS",
     "ComparisonGrid",
     "GridLayout",
     "VoteRecorder",
@@ -76,6 +82,9 @@ def mask_cell(cell: dict[str, Any]) -> None:
     cell["path"] = None
     cell["size"] = None
     cell["progress"] = None
+    # the request names the model, and some gateways pack the model into the task id
+    cell["request"] = None
+    cell["task_id"] = None
     cell["caption"] = [
         [k, cell["status"] if k == "status" else v] for k, v in cell["caption"] if k != "time"
     ]
@@ -83,23 +92,7 @@ def mask_cell(cell: dict[str, Any]) -> None:
         cell["error"] = cell["reason"] = BLIND_ERROR
 
 
-class VoteRecorder(Protocol):
-    """What a grid needs of a journal to save votes (``videogen_nb.journal.Journal``)."""
-
-    def record_vote(
-        self,
-        *,
-        run_id: str | None,
-        row_key: str,
-        candidates: list[str],
-        winner: str | None,
-        loser: str | None,
-        kind: str,
-    ) -> Any:
-        """Save one vote."""
-
-
-class ComparisonGrid(anywidget.AnyWidget):
+class ComparisonGrid(anywidget.AnyWidget, GridActions, GridVoting):
     """A grid of videos that play in step: rows x columns of request fields.
 
     ``rows``/``cols`` name request fields (``"prompt"``, ``"model"``, ``"seed"``, ...; a
@@ -110,6 +103,14 @@ class ComparisonGrid(anywidget.AnyWidget):
     the optional
     ``journal`` (``record_vote``) and the ``on_vote`` callbacks. ``set_results`` and
     ``update_result`` may be called from any thread while the grid is shown.
+
+    ``arrange="auto"`` (the default) treats ``rows``/``cols`` as a preference: when the
+    columns would not vary (one model) what does vary goes across (a seed sweep shows its
+    seeds side by side); ``arrange="as given"`` keeps them exactly. The front end sizes each
+    cell by its video's real shape and fits the output's width. ``client=`` (or
+    ``enable_actions(client)``) adds re-run and remix to each cell's menu; favourites,
+    sound (one cell at a time), a viewer, an A/B wipe and frame stepping need no kernel
+    call (see ``grid_actions``). ``export(path)`` writes the grid as one MP4 or GIF.
 
     >>> grid = vg.ComparisonGrid(results, rows="seed", cols="model")   # doctest: +SKIP
     """
@@ -132,6 +133,13 @@ class ComparisonGrid(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
     #: failed cells show a Retry button (see ``enable_retry``)
     retry_enabled = traitlets.Bool(False).tag(sync=True)
+    #: the cell menu offers re-run (and remix): see ``enable_actions``
+    actions_enabled = traitlets.Bool(False).tag(sync=True)
+    remix_supported = traitlets.Bool(False).tag(sync=True)
+    #: why the menu's Remix is off (the gateway's dialect has no remix call)
+    remix_note = traitlets.Unicode("").tag(sync=True)
+    #: the cells marked as favourites (indices, sorted)
+    favourites: traitlets.List[int] = traitlets.List().tag(sync=True)
 
     def __init__(
         self,
@@ -146,9 +154,15 @@ class ComparisonGrid(anywidget.AnyWidget):
         fps: float | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         title: str = "",
+        arrange: str = "auto",
+        client: Any = None,
     ) -> None:
         check_fields(rows, "rows")
         check_fields(cols, "cols")
+        if arrange not in ("auto", "as given"):
+            raise ValueError(f'arrange must be "auto" or "as given", got {arrange!r}')
+        self._arrange = arrange
+        self.spawned: list[Any] = []
         super().__init__(blind=bool(blind), title=str(title))
         self._lock = threading.RLock()
         self._rows_spec = rows
@@ -171,10 +185,14 @@ class ComparisonGrid(anywidget.AnyWidget):
         self.on_vote: list[Callable[[dict[str, Any]], Any]] = []
         self._retry: Callable[[int], Any] | None = None
         self._results: list[Result] = []
+        #: how many of ``_results`` were given (the rest come from runs the menu started)
+        self._given = 0
         self._layout: GridLayout | None = None
         self._fixed_fps = fps
         self.on_msg(self._on_custom_msg)
         self.set_results(results)
+        if client is not None:
+            self.enable_actions(client)
 
     # --- results -----------------------------------------------------------------------
 
@@ -194,7 +212,10 @@ class ComparisonGrid(anywidget.AnyWidget):
     def set_results(self, results: Iterable[Result | VideoRequest]) -> None:
         """Show ``results`` (replacing all); a ``VideoRequest`` shows as a pending cell."""
         with self._lock:
-            self._results = [as_result(r) for r in results]
+            given = [as_result(r) for r in results]
+            self._given = len(given)
+            # cells a re-run or a remix added stay after the given ones
+            self._results = given + [r for run in self.spawned for r in run.results]
             self._refresh()
 
     def update_result(self, index: int, result: Result | VideoRequest) -> None:
@@ -202,7 +223,9 @@ class ComparisonGrid(anywidget.AnyWidget):
         with self._lock:
             item = as_result(result)
             if index == len(self._results):
-                self._results.append(item)
+                # a given result goes before the cells a re-run or a remix added
+                self._results.insert(self._given, item)
+                self._given += 1
             elif 0 <= index < len(self._results):
                 self._results[index] = item
             else:
@@ -215,11 +238,22 @@ class ComparisonGrid(anywidget.AnyWidget):
         # Timing tells models apart as surely as a name (they differ in speed).
         return {"model", "time", *(self._layout.col_fields if self._layout else ())}
 
+    def _masked(self) -> bool:
+        """True while a blind grid hides its models."""
+        return bool(self.blind and not self.revealed)
+
+    def _axes_specs(self) -> tuple[Any, Any]:
+        # A blind grid's columns are the models under comparison: never rearranged.
+        if self._arrange == "as given" or self.blind:
+            return self._rows_spec, self._cols_spec
+        return choose_axes(self._results, self._rows_spec, self._cols_spec)
+
     def _refresh(self) -> None:
+        rows_spec, cols_spec = self._axes_specs()
         layout = build_layout(
             self._results,
-            rows=self._rows_spec,
-            cols=self._cols_spec,
+            rows=rows_spec,
+            cols=cols_spec,
             blind=self.blind,
             blind_seed=self.blind_seed,
         )
@@ -236,6 +270,8 @@ class ComparisonGrid(anywidget.AnyWidget):
             "cols": cols,
             "row_title": " · ".join(layout.row_fields),
             "col_title": "" if masked else " · ".join(layout.col_fields),
+            # captions leave out what the column heading already says ("kling-v1" twice)
+            "col_fields": [] if self.blind else list(layout.col_fields),
         }
         cells = cell_states(
             self._results, layout, hide=self._hidden_fields(), max_bytes=self.max_bytes
@@ -274,9 +310,24 @@ class ComparisonGrid(anywidget.AnyWidget):
                 self.reveal()
             elif kind == "retry":
                 self.retry(int(content["cell"]))
+            else:
+                self._on_action_msg(kind, content)
+        except VideoGenError as exc:  # a refusal in the library's words (no remix here...)
+            self.message = str(exc)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             log.warning("ignored front-end message %r: %s", kind, exc)
             self.message = f"ignored {kind} message: {exc}"
+
+    def _on_action_msg(self, kind: Any, content: dict[str, Any]) -> None:
+        """The cell menu's messages: re-run, remix, favourite."""
+        if kind == "rerun":
+            self.rerun(int(content["cell"]))
+        elif kind == "remix":
+            self.remix(int(content["cell"]), str(content.get("prompt", "")))
+        elif kind == "favourite":
+            self.favourite(int(content["cell"]), bool(content.get("on", True)))
+        else:
+            raise ValueError(f"unknown message type {kind!r}")
 
     def _serve(self, index: int) -> None:
         """Send the bytes of cell ``index`` to the front end as binary buffers."""
@@ -327,80 +378,6 @@ class ComparisonGrid(anywidget.AnyWidget):
                 buffers=[chunk],
             )
 
-    # --- voting --------------------------------------------------------------------------
-
-    def vote(self, row: int, kind: str = "best", *, cell: int | None = None) -> dict[str, Any]:
-        """Record a vote on ``row``: ``kind="best"`` with the winning ``cell`` index, or
-        ``"tie"``/``"skip"``. Returns the vote dict (model names, never letters)."""
-        if kind not in VOTE_KINDS:
-            raise ValueError(f"vote kind must be one of {VOTE_KINDS}, got {kind!r}")
-        if self.blind and self.revealed:
-            raise ValueError(
-                "voting is closed: the models are revealed, so a vote is no longer blind"
-            )
-        with self._lock:
-            layout = self.grid_layout
-            if not 0 <= row < len(layout.rows):
-                raise IndexError(f"no row {row}")
-            in_row = sorted(
-                (i for i, (r, _c) in enumerate(layout.positions) if r == row),
-                key=lambda i: layout.positions[i][1],
-            )
-            candidates = [self._results[i].request.model for i in in_row if self._results[i].ok]
-            winner = self._winner(row, kind, cell, in_row, candidates)
-            record: dict[str, Any] = {
-                "row": layout.rows[row][1],
-                "winner": winner,
-                "kind": kind,
-                "candidates": list(dict.fromkeys(candidates)),
-                "row_index": row,
-            }
-            self.votes = [v for v in self.votes if v["row_index"] != row] + [record]
-            voted = dict(self.voted)
-            voted[str(row)] = {"kind": kind, "cell": cell if kind == "best" else None}
-            self.voted = voted
-        self._save_vote(record)
-        self._announce_vote(record)
-        return record
-
-    def _winner(
-        self, row: int, kind: str, cell: int | None, in_row: list[int], candidates: list[str]
-    ) -> str | None:
-        """The model a vote of ``kind`` picks (None for a tie or a skip); raises
-        ``ValueError`` when the vote does not fit the row."""
-        if kind == "best":
-            if cell is None or cell not in in_row:
-                raise ValueError(f"cell {cell} is not in row {row}")
-            if not self._results[cell].ok:
-                raise ValueError(f"cell {cell} has no video to vote for")
-            return self._results[cell].request.model
-        if kind == "tie" and len(set(candidates)) < 2:
-            raise ValueError(f"row {row} has fewer than two videos to call a tie")
-        return None
-
-    def _save_vote(self, record: dict[str, Any]) -> None:
-        if self.journal is None:
-            return
-        try:
-            self.journal.record_vote(
-                run_id=self.run_id,
-                row_key=record["row"],
-                candidates=record["candidates"],
-                winner=record["winner"],
-                loser=None,
-                kind=record["kind"],
-            )
-        except Exception as exc:  # the vote stays in the grid; say it was not saved
-            log.warning("vote not saved to the journal: %s", exc)
-            self.message = f"vote not saved to the journal: {exc}"
-
-    def _announce_vote(self, record: dict[str, Any]) -> None:
-        for callback in list(self.on_vote):
-            try:
-                callback(dict(record))
-            except Exception:
-                log.exception("on_vote callback failed")
-
     def enable_retry(self, retry: Callable[[int], Any]) -> None:
         """Show a Retry button on failed cells; ``retry(cell_index)`` submits that request
         again (a run's ``retry``: cell ``i`` is the run's row ``i``)."""
@@ -424,9 +401,32 @@ class ComparisonGrid(anywidget.AnyWidget):
             self.revealed = True
             self._refresh()
 
-    def scores(self) -> dict[str, dict[str, float]]:
-        """Per-model win rates from this grid's votes (see ``votes.win_rates``)."""
-        return win_rates(self.votes)
+    def export(self, path: str | Any, **options: Any) -> Any:
+        """Write the grid as shown to one ``.mp4`` (or ``.gif``): every cell side by side
+        and captioned, blind while the models are hidden (see ``display.grid_export``)."""
+        from ..display.grid_export import export_grid
+
+        with self._lock:
+            results = list(self._results)
+            # the rows and columns shown (a seed sweep has its seeds across), not the asked
+            rows, cols = self._axes_specs()
+        options.setdefault("rows", rows)
+        options.setdefault("cols", cols)
+        return export_grid(
+            results,
+            path,
+            blind=self.blind,
+            revealed=self.revealed,
+            blind_seed=self.blind_seed,
+            **options,
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view, with a static table of posters (``display.static_grid``) for
+        wherever the widget's model is not there: a saved notebook, nbviewer, GitHub."""
+        with self._lock:
+            html = grid_fallback_html(self)
+        return with_static_html(super()._repr_mimebundle_(**kwargs), html)
 
     def __repr__(self) -> str:
         with self._lock:

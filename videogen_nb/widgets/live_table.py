@@ -4,7 +4,8 @@ A run calls its listeners on its event loop's thread for every row change (every
 every task), so 200 polling tasks produce a stream of calls. ``Coalescer`` turns that
 stream into at most one redraw per ``interval``; ``LiveTable`` redraws one ``HTML``
 widget whose content is built from escaped text only (``display.table``: prompts and
-gateway messages are untrusted).
+gateway messages are untrusted). Each row shows its cost (the gateway's figure, or "~" and
+the price table's estimate, or "price unknown"), and the summary line the run's total.
 
 >>> table = LiveTable(run)                # doctest: +SKIP
 >>> table.refresh(); print(table_text(run))   # doctest: +SKIP

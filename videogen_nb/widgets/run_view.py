@@ -11,6 +11,15 @@ poll). The grid appears with ``Output.append_display_data``, never ``with out:``
 ``with out:`` captures by the kernel's current message, which a background thread does not
 have.
 
+Saved notebooks: the view is displayed with a display id, and its output carries, beside the
+widget, a static ``text/html`` (the table and a table of posters, ``display.static_grid``)
+and a ``text/plain`` table. When the run ends, that output is updated, so a notebook saved
+afterwards (nbclient, ``nbconvert --execute``) holds the final table, not the first moment's,
+and nbviewer, GitHub or a notebook reopened without its kernel show what was compared.
+Redraws run in a fresh ``contextvars`` context that adopts the kernel's latest request: their
+messages then name the cell running now (not the finished cell that displayed the run),
+which is what nbclient records into the saved notebook and its widget state.
+
 >>> run                                    # doctest: +SKIP
 >>> show_run(run, view="table")            # doctest: +SKIP
 >>> vg.widgets.run_view.install(NotebookPresenter(view="grid"))   # doctest: +SKIP
@@ -19,17 +28,21 @@ have.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import pathlib
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
-from ..display.html import escape
+from ..display.frontend import set_widget_video
+from ..display.html import escape, tag
 from ..display.report import write_report
-from ..display.table import summary_text, table_text
+from ..display.static_grid import grid_fallback_html, results_fallback_html
+from ..display.table import summary_text, table_html, table_text
 from ..run.presenter import set_presenter
 from .live_table import Coalescer, LiveTable
 
@@ -96,6 +109,8 @@ class RunView:
         self._finished_seen: set[int] = set()
         self._started = False
         self._lock = threading.Lock()
+        #: the handle of this view's output (``display``), updated when the run ends
+        self._handle: Any = None
         if view == "grid":
             self._make_grid()
 
@@ -171,10 +186,23 @@ class RunView:
         coalescer.poke(index)
 
     def _flush(self, dirty: set[int]) -> None:
+        # A fresh context: the kernel stamps these messages with the cell running now (see
+        # the module docstring), so nbclient keeps them in the saved notebook.
+        _latest_cell_context().run(self._flush_here, dirty)
+
+    def _flush_here(self, dirty: set[int]) -> None:
         try:
             self.redraw(dirty)
+            if self.run.done:
+                self._show_final()
         except Exception:  # a display bug must never stop the run or the loop
             log.exception("live run display failed")
+
+    def _show_final(self) -> None:
+        """Update the saved output (static table and posters) to the run's final state."""
+        handle = self._handle
+        if handle is not None:
+            handle.update(self.bundle(), raw=True)
 
     def redraw(self, dirty: set[int] | None = None) -> None:
         """Bring the widgets up to date (rows in ``dirty`` changed; None: maybe all)."""
@@ -213,6 +241,8 @@ class RunView:
         self.grid = ComparisonGrid(run.results, **options)
         # A failed cell offers "Retry": that one request is submitted again in this run.
         self.grid.enable_retry(run.retry)
+        # Each cell's menu re-runs or remixes through the run's client (a new run).
+        self.grid.enable_actions(run.client)
         self.grid_out.append_display_data(self.grid)
 
     # -- display --------------------------------------------------------------------------
@@ -221,13 +251,118 @@ class RunView:
         """The run as plain text (the table, or the summary line)."""
         return table_text(self.run)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+    def static_html(self) -> str:
+        """The view as plain HTML for where no kernel runs: the table (or the summary) and
+        the grid's posters, as they are now."""
+        run = self.run
+        table = table_html(run) if self.table is not None else _summary_html(run)
+        if self.view == "table":
+            return tag("div", raw=table, class_="vg-run-static")
+        grid = self.grid
+        if grid is not None:
+            posters = grid_fallback_html(grid)
+        else:
+            posters = results_fallback_html(
+                [row.result for row in run.rows if row.result is not None],
+                rows=run.grid_rows,
+                cols=run.grid_cols,
+                title=run.title or "",
+            )
+        return tag("div", raw=table + posters, class_="vg-run-static")
+
+    def bundle(self, **kwargs: Any) -> dict[str, Any]:
+        """The output: the widget view, the static HTML and the text table."""
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = self.static_html()
         bundle["text/plain"] = self.text()
         return bundle
 
+    def display(self) -> RunView:
+        """Show the view with a display id, so the run's end can update what is saved."""
+        from IPython.display import display
+
+        # IPython ships no types; a typed name keeps this call checked
+        show: Callable[..., Any] = display
+        self._handle = show(self.bundle(), raw=True, display_id=True)
+        if not self.run.done:
+            _watch_for_final(self)
+        return self
+
+    def _ipython_display_(self) -> None:
+        self.display()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return self.bundle(**kwargs)
+
     def __repr__(self) -> str:
         return f"RunView({self.run!r}, view={self.view!r})"
+
+
+#: views whose run had not ended when shown: after each cell, the ended ones update their
+#: saved output from the kernel's thread (see ``_finalize_ended_views``)
+_pending_final: weakref.WeakSet[RunView] = weakref.WeakSet()
+_hook_lock = threading.Lock()
+_hook_registered = False
+
+
+def _watch_for_final(view: RunView) -> None:
+    """Make sure ``view``'s saved output gets the run's final state.
+
+    The run's loop updates it when the run ends, but a cell that waited for the run (``run.wait()``)
+    can finish between the run's end and that update, and nbclient keeps only what arrives while
+    a cell runs. IPython's ``post_run_cell`` runs inside the cell, on the kernel's thread: there
+    the update always lands.
+    """
+    global _hook_registered
+    _pending_final.add(view)
+    with _hook_lock:
+        if _hook_registered:
+            return
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - ipywidgets depends on IPython
+            return
+        shell = get_ipython()
+        if shell is None:
+            return
+        shell.events.register("post_run_cell", _finalize_ended_views)
+        _hook_registered = True
+
+
+def _finalize_ended_views(*_: Any) -> None:
+    for view in list(_pending_final):
+        if view.run.done:
+            _pending_final.discard(view)
+            try:
+                view._show_final()
+            except Exception:  # a display bug must never break the user's cell
+                log.exception("final run display failed")
+
+
+def _latest_cell_context() -> contextvars.Context:
+    """A fresh context in which the kernel's outputs belong to the cell that runs now.
+
+    The run's loop callbacks carry the context of the cell that started them, so their
+    display updates would name a finished cell, and nbclient (which records what is saved)
+    drops those. The kernel knows the latest request (``kernel.get_parent()`` falls back to
+    it outside any cell's context); ipykernel's display publisher takes it per context.
+    """
+    context = contextvars.Context()
+
+    def adopt_latest_parent() -> None:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            kernel = getattr(shell, "kernel", None)
+            adopt = getattr(getattr(shell, "display_pub", None), "set_thread_parent", None)
+            if kernel is not None and adopt is not None:
+                adopt(kernel.get_parent())
+        except Exception:  # not an ipykernel shell: nothing to adopt
+            log.debug("no kernel parent to adopt", exc_info=True)
+
+    context.run(adopt_latest_parent)
+    return context
 
 
 def _summary_html(run: Run) -> str:
@@ -267,12 +402,8 @@ class NotebookPresenter:
         return shown
 
     def display(self, run: Run, *, view: str | None = None, **options: Any) -> None:
-        """Show ``run`` live in the current output (``IPython.display.display``)."""
-        from IPython.display import display
-
-        # IPython ships no types; a typed name keeps this call checked
-        show: Callable[..., object] = display
-        show(self.view_for(run, view=view, **options))
+        """Show ``run`` live in the current output, with a display id (``RunView.display``)."""
+        self.view_for(run, view=view, **options).display()
 
     def write_html(
         self, run: Run, path: pathlib.Path, *, embed: bool = True, **options: Any
@@ -281,6 +412,8 @@ class NotebookPresenter:
         options.setdefault("title", run.title or "Video comparison")
         options.setdefault("rows", run.grid_rows)
         options.setdefault("cols", run.grid_cols)
+        options.setdefault("journal", run.client.journal)  # votes, reported costs
+        options.setdefault("run_id", run.run_id)
         return write_report(run.results, path, embed=embed, **options)
 
     def __repr__(self) -> str:
@@ -292,4 +425,14 @@ def install(presenter: NotebookPresenter | None = None) -> NotebookPresenter:
     return it; ``videogen_nb/__init__.py`` calls this on import."""
     chosen = presenter if presenter is not None else NotebookPresenter()
     set_presenter(chosen)
+    # vg.config(display="widget"): vg.show(result) streams over widget messages
+    set_widget_video(_one_video_grid)
     return chosen
+
+
+def _one_video_grid(result: Any) -> ComparisonGrid:
+    """``result`` as a one-cell grid: its bytes travel over the kernel's widget messages,
+    so it plays where no file server does (VS Code, Colab)."""
+    from .grid import ComparisonGrid
+
+    return ComparisonGrid([result], rows=None, cols=None)

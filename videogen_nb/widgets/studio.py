@@ -4,8 +4,10 @@
 >>> studio                              # the form; Generate shows the live run below it
 >>> studio.run, studio.grid             # doctest: +SKIP
 
-The Studio only calls the client's methods (``models()``, ``run(...)``); it never talks
-HTTP. A key typed into the gateway box is read once, handed to the new client, and the
+The Studio only calls the client's methods (``models()``, ``plan(...)``, ``run(...)``); it
+never talks HTTP. Before Generate it shows the task count and the estimated cost from
+``client.plan`` (marked as an estimate; a model without a price is named, never counted as
+$0), and the spending limit when the client has ``max_cost``. A key typed into the gateway box is read once, handed to the new client, and the
 ``Password`` field is cleared at once, so the key is never part of any widget state (and
 so never saved into the notebook). Every important widget carries a stable DOM class
 (``vg-studio-prompt``, ``vg-studio-generate``, ``vg-studio-error-prompt``...) for browser
@@ -21,8 +23,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..client.sync_client import Client
+from ..core.cost import Cost, format_cost
 from ..core.errors import ValidationError, VideoGenError
 from ..display.html import tag
+from ..display.static_grid import with_static_html
 from ..tasks.task_client import BASE_URL_ENV
 from .run_view import RunView, show_run
 from .studio_check import FormCheck, RawForm, check_form
@@ -36,6 +40,7 @@ from .studio_form import (
 )
 from .studio_inputs import KeyField
 from .studio_launch import AnyClient, call_on_loop, list_models
+from .studio_price import plan_for, price_html
 from .studio_view import FIELDS, StudioView
 
 if TYPE_CHECKING:
@@ -87,10 +92,12 @@ class Studio(StudioView):
         load_models: bool = True,
     ) -> None:
         env_url = os.environ.get(BASE_URL_ENV, "")
-        super().__init__(
-            url=client.base_url if client is not None else env_url, confirm_above=confirm_above
-        )
         self.client: AnyClient | None = client
+        super().__init__(
+            url=client.base_url if client is not None else env_url,
+            confirm_above=confirm_above,
+            connected=client is not None,
+        )
         self.view = view
         self.client_options = dict(client_options or {})
         #: the run shown below the form (the last launched, or one picked under "Runs")
@@ -105,6 +112,7 @@ class Studio(StudioView):
         #: the form as last checked (what Generate would send)
         self.check: FormCheck = FormCheck()
         self._model_note: str | None = None
+        self._run_labels: list[str] = []
         self._touched: set[str] = set()
         self._models_task: asyncio.Task[None] | None = None
         self._wire()
@@ -120,32 +128,45 @@ class Studio(StudioView):
 
     def _wire(self) -> None:
         """Connect the buttons and the live feedback to what they do."""
-        self.confirm_button.on_click(lambda _b: self.generate(confirmed=True))
         self.generate_button.on_click(lambda _b: self.generate())
-        self.connect_button.on_click(lambda _b: self.connect())
-        self.stop_button.on_click(lambda _b: self.stop())
-        self.retry_button.on_click(lambda _b: self.retry_failed())
-        self.allow_parallel.observe(lambda _c: self._validate(), names="value")
-        self.history.observe(lambda c: self._show_past(c["new"]), names="value")
         self.models.observe(lambda _c: self._update_choices(), names="value")
-        fields = {
-            "models": self.models,
-            "prompt": self.prompt,
-            "seeds": self.seeds,
-            "negative": self.negative,
-            "size": self.size,
-            "duration": self.duration,
-            "quality": self.quality,
-            "fps": self.fps,
-            "n": self.n,
-            "metadata": self.metadata,
-            "confirm_above": self.confirm_above,
-        }
+        self._observe_fields(
+            {
+                "models": self.models,
+                "prompt": self.prompt,
+                "seeds": self.seeds,
+                "size": self.size,
+                "duration": self.duration,
+            }
+        )
+
+    def _observe_fields(self, fields: dict[str, Any]) -> None:
         for name, widget in fields.items():
             widget.observe(lambda _c, name=name: self._form_changed(name), names="value")
-        for upload in (self.image, self.last_frame):
-            upload.button.observe(lambda _c: self._form_changed(None), names="value")
-            upload.clear_button.on_click(lambda _b: self._form_changed(None))
+
+    def _wire_part(self, part: str) -> None:
+        """Connect a part of the form built only when first needed."""
+        if part == "gateway":
+            self.connect_button.on_click(lambda _b: self.connect())
+        elif part == "more":
+            more = self._more
+            assert more is not None
+            self._observe_fields(
+                {name: more[name] for name in ("negative", "quality", "fps", "n", "metadata")}
+            )
+            more["confirm_above"].observe(
+                lambda _c: self._form_changed("confirm_above"), names="value"
+            )
+            more["allow_parallel"].observe(lambda _c: self._validate(), names="value")
+            for upload in (more["image"], more["last_frame"]):
+                upload.on_change = lambda: self._form_changed(None)
+        elif part == "run_buttons":
+            self.stop_button.on_click(lambda _b: self.stop())
+            self.retry_button.on_click(lambda _b: self.retry_failed())
+        elif part == "confirm":
+            self.confirm_button.on_click(lambda _b: self.generate(confirmed=True))
+        elif part == "history":
+            self.history.observe(lambda c: self._show_past(c["new"]), names="value")
 
     # -- gateway --------------------------------------------------------------------------
 
@@ -155,7 +176,7 @@ class Studio(StudioView):
         The typed key is read once and the ``Password`` field emptied before anything else
         happens, so the key never stays in widget state, whatever follows.
         """
-        key = self.key.value or None
+        key = self.typed_key() or None
         self.key.value = ""
         url = self.url.value.strip() or None
         self._set_error("url", None)
@@ -175,13 +196,10 @@ class Studio(StudioView):
 
     def _show_connection(self) -> None:
         if self.client is None:
-            self.status.value = tag(
-                "span", "not connected: enter the gateway URL and key", style="color:#666"
-            )
+            status = tag("span", "not connected: enter the gateway URL and key", style="color:#666")
         else:
-            self.status.value = tag(
-                "span", f"connected to {self.client.base_url}", style="color:#1a7f37"
-            )
+            status = tag("span", f"connected to {self.client.base_url}", style="color:#1a7f37")
+        self._set_head("gateway", self.css() + status)
 
     def reload_models(self) -> asyncio.Task[None] | None:
         """Fill the model picker from ``client.models()`` merged with the catalog.
@@ -235,7 +253,8 @@ class Studio(StudioView):
         if sizes.restricted and self.size.value not in sizes.options:
             self.size.value = ""
         notes = [n for n in (sizes.note, durations.note) if n]
-        self.limits.value = "".join(tag("div", n, style="color:#666;font-size:12px") for n in notes)
+        self._set_head("settings", "".join(tag("div", n, style="color:#666") for n in notes))
+        self._set_head("models", tag("div", f"Models: {self.models.summary()}"))
 
     def raw_form(self) -> RawForm:
         """The form exactly as its widgets hold it."""
@@ -243,15 +262,15 @@ class Studio(StudioView):
             prompt=self.prompt.value,
             models=tuple(self.models.value),
             seeds=self.seeds.value,
-            negative=self.negative.value,
-            image=self.image.data_uri,
-            last_image=self.last_frame.data_uri,
+            negative=self.more_value("negative"),
+            image=self.more_value("image"),
+            last_image=self.more_value("last_frame"),
             size=self.size.value,
             duration=self.duration.value,
-            quality=self.quality.value,
-            fps=int(self.fps.value or 0),
-            n=int(self.n.value or 0),
-            metadata=self.metadata.value,
+            quality=self.more_value("quality"),
+            fps=int(self.more_value("fps") or 0),
+            n=int(self.more_value("n") or 0),
+            metadata=self.more_value("metadata"),
         )
 
     def _validate(self, *, attempted: bool = False) -> FormCheck:
@@ -269,8 +288,8 @@ class Studio(StudioView):
             if field == "models" and not message:
                 message = self._model_note
             self._set_error(field, message)
-        if not check.errors.get("metadata") and self.metadata.value.strip():
-            self.errors["metadata"].value = tag("span", "✓ valid JSON", style="color:#1a7f37")
+        if not check.errors.get("metadata") and self.more_value("metadata").strip():
+            self._set_note("metadata", tag("span", "✓ valid JSON", style="color:#1a7f37"))
         self._update_count(check)
         self._update_buttons()
         return check
@@ -282,13 +301,15 @@ class Studio(StudioView):
                 if self.error(field):
                     problems.append(f"fix the {field.replace('_', ' ')}")
             text = f"0 tasks: {', '.join(problems) or 'nothing to launch'}"
-            self.count.value = tag("span", text, style="color:#666")
+            self._set_head("launch", tag("div", text, style="color:#666"))
             return
         n = len(check.requests)
+        above = self.more_value("confirm_above")
         text = f"{n} task{'s' if n != 1 else ''} will be launched"
-        if n > self.confirm_above.value:
-            text += f" (asks to confirm: more than {self.confirm_above.value})"
-        self.count.value = tag("span", text, style="font-weight:600")
+        if n > above:
+            text += f" (asks to confirm: more than {above})"
+        line = tag("div", text, style="font-weight:600")
+        self._set_head("launch", line + price_html(self.client, check.requests))
 
     @property
     def busy(self) -> bool:
@@ -296,12 +317,13 @@ class Studio(StudioView):
         return any(not run.done for run, _view in self.runs)
 
     def _update_buttons(self) -> None:
-        uploads_ok = not (self.error("image") or self.error("last_frame"))
-        blocked = self.busy and not self.allow_parallel.value
-        self.generate_button.disabled = not (self.check.ok and uploads_ok) or blocked
+        blocked = self.busy and not self.more_value("allow_parallel")
+        self.generate_button.disabled = not self.check.ok or self.more_error() or blocked
         self.generate_button.tooltip = (
             "a run is working: Stop it, wait, or tick 'allow parallel runs'" if blocked else ""
         )
+        if self._run_buttons is None:  # Stop and Retry appear with the first run
+            return
         self.stop_button.disabled = not self.busy
         failed = self._failed_rows(self.run)
         self.retry_button.disabled = not failed
@@ -333,25 +355,25 @@ class Studio(StudioView):
         unless ``allow_parallel`` is ticked (the button is disabled too; this guards a
         click already on its way)."""
         self._hide_confirm()
-        self.warnings.value = ""
-        if self.key.value and not self.connect():
+        if self.typed_key() and not self.connect():
             return None
         if self.client is None:
             self._set_error("url", "connect to a gateway first (URL, key, Connect)")
             return None
         check = self._validate(attempted=True)
-        if self.busy and not self.allow_parallel.value:
+        if self.busy and not self.more_value("allow_parallel"):
             self._set_error(
                 "general", "a run is still working: Stop it, or tick 'allow parallel runs'"
             )
             return None
-        if not check.ok or self.error("image") or self.error("last_frame"):
+        if not check.ok or self.more_error():
             return None
         requests = list(check.requests)
         count = len(requests)
-        if count > self.confirm_above.value and not confirmed:
+        above = self.more_value("confirm_above")
+        if count > above and not confirmed:
             self._ask_to_confirm(
-                f"This launches {count} tasks (more than {self.confirm_above.value}). "
+                f"This launches {count} tasks (more than {above}), {self._estimate(requests)}. "
                 "Each may be billed. Launch them?"
             )
             return None
@@ -367,6 +389,19 @@ class Studio(StudioView):
             return None
         self._launched(run)
         return run
+
+    def _estimate(self, requests: list[VideoRequest]) -> str:
+        """The estimated cost in a few words, for the confirmation question."""
+        try:
+            plan = plan_for(self.client, requests)
+        except VideoGenError:
+            return "cost unknown"
+        if plan.total is None:
+            return "price unknown"
+        text = format_cost(
+            Cost(amount=plan.total, currency=plan.currency, source="estimated", basis="plan")
+        )
+        return f"estimated {text}" + (" (some prices unknown)" if plan.unknown else "")
 
     def _start(self, requests: list[VideoRequest], rows: str | tuple[str, ...]) -> Run:
         client = self.client
@@ -387,14 +422,15 @@ class Studio(StudioView):
     def _launched(self, run: Run) -> None:
         """Show ``run`` below the form and keep it reachable under "Runs"."""
         view = show_run(run, view=self.view)
+        self._build_run_buttons()
         self.runs.append((run, view))
         self.launched += 1
         run.add_listener(lambda index: self._run_changed(run, index))
         stamp = time.strftime("%H:%M:%S", time.localtime(run.started_at))
-        label = f"run {len(self.runs)} · {len(run.rows)} tasks · {stamp}"
-        options = [*self.history.options, (label, len(self.runs) - 1)]
-        self.history.options = options
-        self.history.layout.display = None if len(options) > 1 else "none"
+        self._run_labels.append(f"run {len(self.runs)} · {len(run.rows)} tasks · {stamp}")
+        if len(self.runs) > 1:  # "Runs" appears with the second run
+            self.history.options = [(label, i) for i, label in enumerate(self._run_labels)]
+            self.history.layout.display = None
         self._show_past(len(self.runs) - 1)
 
     def _show_past(self, index: int | None) -> None:
@@ -402,8 +438,8 @@ class Studio(StudioView):
         if index is None or not 0 <= index < len(self.runs):
             return
         self.run, self.run_view = self.runs[index]
-        if self.history.value != index:
-            self.history.value = index
+        if self._history is not None and self._history.value != index:
+            self._history.value = index
         self.output.children = (self.run_view.widget,)
         self._update_buttons()
 
@@ -443,6 +479,21 @@ class Studio(StudioView):
     def grid(self) -> ComparisonGrid | None:
         """The comparison grid of the last run (None until its first video arrives)."""
         return self.run_view.grid if self.run_view is not None else None
+
+    def static_html(self) -> str:
+        """What front ends without the widget show (nbviewer, GitHub, a static export): the
+        Studio in one line, and how to use it. Small on purpose."""
+        where = (
+            f"connected to {self.client.base_url}" if self.client is not None else "not connected"
+        )
+        text = (
+            f"videogen-nb Studio ({where}, {self.launched} run(s) launched): a form to launch "
+            "and compare generations; run this cell with a kernel to use it."
+        )
+        return tag("div", text, class_="vg-studio-static", style="color:#666;font-size:12px")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return with_static_html(super()._repr_mimebundle_(**kwargs), self.static_html())
 
     def __repr__(self) -> str:
         where = self.client.base_url if self.client is not None else "not connected"
