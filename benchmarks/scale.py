@@ -180,6 +180,8 @@ def _child(args: argparse.Namespace) -> int:
     if profiler is not None:
         profiler.disable()
         pathlib.Path(args.profile_out).write_text(_profile_text(profiler))
+        # the raw stats too, for pstats' callers/callees views
+        profiler.dump_stats(str(pathlib.Path(args.profile_out).with_suffix(".prof")))
     pathlib.Path(args.out).write_text(json.dumps(result))
     return 0
 

@@ -121,6 +121,23 @@ by side, a blind vote, an HTML report and a table of the numbers."""),
     ("md", SETUP_NOTE),
     ("code", SETUP),
     ("md", """\
+## What it will cost
+
+`dry_run=True` returns the plan and sends nothing: the task count, the estimated total and
+its range (a request that leaves the length to the model may be billed for any length it
+allows), per model. Estimates come from a price table of the vendors' published prices and
+are marked `~`; a model it has no price for is named as "price unknown", never counted as 0.
+Set your gateway's prices with `vg.prices.set("kling-v2-5-turbo", per_second=0.07)` or
+`vg.prices.load("prices.toml")`, and cap a run with `max_cost=` (it is refused before
+anything is sent when the estimate is over the limit)."""),
+    ("code", """\
+MODELS = ["kling-v2-5-turbo", "veo_3_1-fast", "sora-2"]
+PROMPTS = [
+    "a golden retriever running on grass, slow motion",
+    "a paper boat in the rain, macro lens",
+]
+client.compare(prompt=PROMPTS, models=MODELS, aspect_ratio="16:9", dry_run=True)"""),
+    ("md", """\
 ## A Run
 
 `client.compare(prompt=..., models=...)` builds one request per prompt x model and starts them
@@ -132,11 +149,6 @@ concurrency limits, and the kernel stays free. A `Run`
 - holds one `Result` per request in `run.results`, in request order,
 - can `run.cancel()` what is still running."""),
     ("code", """\
-MODELS = ["kling-v2-5-turbo", "veo_3_1-fast", "sora-2"]
-PROMPTS = [
-    "a golden retriever running on grass, slow motion",
-    "a paper boat in the rain, macro lens",
-]
 run = client.compare(prompt=PROMPTS, models=MODELS, aspect_ratio="16:9", title="three models")
 run"""),
     ("code", """\
@@ -170,14 +182,15 @@ blind.scores()          # win rate per model, from these votes"""),
 
 `run.to_html(path)` writes one self-contained HTML file with the grid and the videos embedded:
 send it to someone without Jupyter. `run.to_dataframe()` gives one row per task (state, task
-id, elapsed seconds, file, and the measured size, length and frame rate when PyAV is
-installed) for pandas."""),
+id, elapsed seconds, file, its cost and where that figure comes from: `reported` by the
+gateway or `estimated` from the price table, None when nobody knows; and the measured size,
+length and frame rate when PyAV is installed) for pandas."""),
     ("code", """\
 report = run.to_html("report.html")
 print("report:", report, f"({report.stat().st_size / 1024:.0f} KiB)")"""),
     ("code", """\
 df = run.to_dataframe()
-df[["model", "prompt", "state", "elapsed", "path"]]"""),
+df[["model", "prompt", "state", "elapsed", "cost", "cost_source", "path"]]"""),
     ("md", """\
 ## The leaderboard
 

@@ -12,6 +12,7 @@ import pytest
 from tests.support import make_mp4
 from tests.test_grid import RecordingComm, done, failed, pending, recording  # noqa: F401
 from videogen_nb.core.task import Result
+from videogen_nb.display.grid_assets import grid_js
 from videogen_nb.display.layout import build_layout
 from videogen_nb.widgets.grid import BLIND_ERROR, ComparisonGrid
 
@@ -100,7 +101,7 @@ def test_voting_is_closed_after_reveal(
     assert [v["row_index"] for v in grid.votes] == [0]
     assert "voting is closed" in grid.message
     # The same rule in the front end: Best/Tie/Skip are disabled once revealed.
-    js = pathlib.Path("videogen_nb/display/assets/grid.js").read_text()
+    js = grid_js()
     assert 'cell.state !== "ready" || revealed' in js and "b.disabled = revealed" in js
 
 

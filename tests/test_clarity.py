@@ -67,17 +67,18 @@ def test_generate_shows_its_live_row_in_a_notebook(
     monkeypatch.setattr(sync_client, "_notebook_display", lambda: True)
     result = client.generate(req.replace(seed=2))
     assert result.ok and result.path is not None and result.path.is_file()
-    # The run view shows itself as a raw bundle with a display id (so the run's end can
-    # update what a saved notebook keeps): the table, one row, no grid.
-    assert len(shown) == 1 and isinstance(shown[0], dict)
-    bundle = shown[0]
+    # The run view shows itself as two raw bundles, the widget, then its fallback with a
+    # display id (so the run's end can update what a saved notebook keeps): the table, one
+    # row, no grid.
+    assert len(shown) == 2 and all(isinstance(one, dict) for one in shown)
+    bundle = shown[1]
     assert bundle["text/plain"].startswith("1 task: ")
     assert "vg-run-static" in bundle["text/html"] and "vg-static-grid" not in bundle["text/html"]
     # A failure still raises, after showing its row.
     client.sandbox.configure(failure_rate=1.0)  # type: ignore[attr-defined]
     with pytest.raises(TaskFailedError):
         client.generate(req.replace(seed=3))
-    assert len(shown) == 2
+    assert len(shown) == 4
 
 
 def _run_by_hand(client: Client, n: int) -> Run:

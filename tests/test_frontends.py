@@ -8,6 +8,7 @@ import pathlib
 import sys
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from test_display import Elements, make_mp4
@@ -15,7 +16,12 @@ from test_display import Elements, make_mp4
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.task import Result, Task, TaskStatus
 from videogen_nb.display import frontend
-from videogen_nb.display.static_grid import results_fallback_html
+from videogen_nb.display.static_grid import (
+    FALLBACK_CSS,
+    fallback_bundle,
+    results_fallback_html,
+    widget_bundle,
+)
 from videogen_nb.display.video import EMBED_LIMIT, show
 from videogen_nb.widgets.grid import ComparisonGrid
 
@@ -179,6 +185,7 @@ def test_saved_notebook_holds_the_runs_final_table_and_posters(tmp_path: pathlib
     import json
 
     import nbclient
+    import nbconvert
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -201,9 +208,68 @@ def test_saved_notebook_holds_the_runs_final_table_and_posters(tmp_path: pathlib
         store_widget_state=True,
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
-    output = nb.cells[1].outputs[0]
-    assert "2/2 done" in output.data["text/plain"], output.data["text/plain"]
-    html = output.data["text/html"]
+    # two outputs: the widget (no copy of the table or posters), then its fallback
+    widget, fallback = nb.cells[1].outputs
+    assert WIDGET_MIME in widget.data and "text/html" not in widget.data
+    assert "done" not in widget.data["text/plain"]
+    assert "2/2 done" in fallback.data["text/plain"], fallback.data["text/plain"]
+    html = fallback.data["text/html"]
     assert html.count("<img") == 2 and "2/2 done" in html
+    assert FALLBACK_CSS in html and 'class="vg-fallback ' in html
     state = json.dumps(nb.metadata["widgets"])
     assert "2/2 done" in state
+    # an export shows the posters once (nbconvert skips the view: no state saved for it)
+    del nb.metadata["widgets"]
+    nb.cells = nb.cells[:2]
+    page, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert page.count("<img") == 2, page.count("<img")
+
+
+def _published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What ``IPython.display.display`` is asked to show, in order."""
+    import IPython.display
+
+    shown: list[dict[str, Any]] = []
+
+    def record(*objs: Any, **kwargs: Any) -> Any:
+        shown.extend({"data": obj, **kwargs} for obj in objs)
+        return types.SimpleNamespace(update=lambda *a, **k: shown.append({"update": a}))
+
+    monkeypatch.setattr(IPython.display, "display", record)
+    return shown
+
+
+def test_grid_shows_as_the_widget_then_its_posters(
+    workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two outputs, so JupyterLab can show the posters where it would say "model not
+    found": the first only the view (and a label), the second the posters and their style."""
+    shown = _published(monkeypatch)
+    results = [
+        _result(make_mp4(workdir / "v" / f"{m}.mp4"), model=m) for m in ("kling-v1", "sora-2")
+    ]
+    grid = ComparisonGrid(results)
+    grid._ipython_display_()
+    first, second = shown
+    assert set(first["data"]) == {WIDGET_MIME, "text/plain"}
+    assert first["data"][WIDGET_MIME]["model_id"] == grid.model_id and first["raw"]
+    assert second["display_id"] is True and set(second["data"]) == {"text/html", "text/plain"}
+    html = second["data"]["text/html"]
+    assert html.startswith('<div class="vg-fallback ') and html.count("<img") == 2
+    # the style hides Lab's error line and the posters each in its own case
+    assert ":has(+ .jp-OutputArea-child .vg-fallback)" in FALLBACK_CSS
+    assert ".vgg-offline" in FALLBACK_CSS
+    assert len(html) < 40_000
+
+
+def test_fallback_bundle_shapes() -> None:
+    data, meta = widget_bundle(({WIDGET_MIME: {"model_id": "m1"}, "text/html": "x"}, {"a": 1}))
+    assert data == {WIDGET_MIME: {"model_id": "m1"}, "text/plain": ""} and meta == {"a": 1}
+    data, meta = widget_bundle({WIDGET_MIME: {"model_id": "m2"}, "text/plain": "VBox(...)"}, "L")
+    assert data == {WIDGET_MIME: {"model_id": "m2"}, "text/plain": "L"} and meta == {}
+    bundle = fallback_bundle("<b>posters</b>", "table")
+    assert bundle == {
+        "text/html": '<div class="vg-fallback tex2jax_ignore mathjax_ignore">'
+        f"<style>{FALLBACK_CSS}</style><b>posters</b></div>",
+        "text/plain": "table",
+    }

@@ -16,6 +16,7 @@ from videogen_nb.core.errors import ValidationError
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.scoring import win_rates
 from videogen_nb.core.task import Result, Task, TaskStatus
+from videogen_nb.display.grid_assets import grid_css, grid_js
 from videogen_nb.widgets import grid as grid_mod
 from videogen_nb.widgets.grid import ComparisonGrid, build_layout, column_letter
 
@@ -179,7 +180,7 @@ def test_pending_and_failed_cells_say_so(
     assert running["state"] == "pending" and running["progress"] == 40
     assert running["video"] == "none" and "in_progress 40%" in dict(running["caption"])["status"]
     assert bad["state"] == "failed" and bad["error"] == "content policy: " + HOSTILE
-    # The text goes to the front end verbatim; grid.js sets it with textContent.
+    # The text goes to the front end verbatim; the grid's JS sets it with textContent.
     assert bad["status"] == "failed"
 
 
@@ -511,7 +512,7 @@ def test_fps_for_stepping(recording: list[RecordingComm], two_by_three: list[Res
 
 
 def test_front_end_files_ship_with_the_grid_layout() -> None:
-    js = grid_mod.GRID_JS.read_text()
+    js = grid_js()
     assert "export default" in js and "innerHTML" not in js
     assert "textContent" in js and "msg:custom" in js
-    assert "grid.js" in str(ComparisonGrid._esm._path)
+    assert ComparisonGrid._esm == js and ComparisonGrid._css == grid_css()

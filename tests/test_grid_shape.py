@@ -4,7 +4,7 @@ remix in the cell menu).
 Layout: the columns come from what varies (a one-model seed sweep puts its seeds across),
 each cell carries its video's shape; captions leave out what the column heading says.
 Actions: re-run and remix start new runs against the sandbox through the front end's
-messages, and their videos join the grid; favourites stay in the widget.
+messages, and their videos join the grid; favourites go to the journal (test_grid_favourites).
 """
 
 from __future__ import annotations

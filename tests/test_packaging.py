@@ -12,6 +12,8 @@ import zipfile
 
 import pytest
 
+from videogen_nb.display.grid_assets import GRID_PARTS
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -100,6 +102,10 @@ def test_the_wheel_ships_the_notebooks_and_the_demo_finds_them(tmp_path):
             n.rsplit("/", 1)[1] for n in names if n.startswith("videogen_nb/notebooks/")
         )
         assert shipped == expected, "every notebook is package data"
+        # the grid's front end: every part grid_assets joins, and its stylesheet
+        assets = "videogen_nb/display/assets/"
+        wanted = {assets + "grid.css", *(assets + "grid/" + part for part in GRID_PARTS)}
+        assert wanted <= set(names), sorted(wanted - set(names))
         site = tmp_path / "site"
         archive.extractall(site)
     # the installed package (not the checkout) answers `videogen-nb demo`

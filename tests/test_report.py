@@ -19,6 +19,7 @@ from comm.base_comm import BaseComm
 from tests.support import make_mp4
 from videogen_nb.core.request import VideoRequest
 from videogen_nb.core.task import Result, Task, TaskStatus
+from videogen_nb.display.grid_assets import grid_css, grid_js
 from videogen_nb.display.report import write_report
 from videogen_nb.widgets.grid import ComparisonGrid
 
@@ -118,10 +119,7 @@ def test_embedded_report_is_self_contained(results: list[Result], tmp_path: path
         assert base64.b64decode(cell["src"].split(",", 1)[1]) == result.path.read_bytes()
     assert data["cells"][2]["state"] == "failed"
     assert data["cells"][2]["error"] == "refused: " + HOSTILE
-    grid_js = (
-        pathlib.Path(__file__).parent.parent / "videogen_nb" / "display" / "assets" / "grid.js"
-    )
-    assert json.loads(parsed.scripts["vgg-esm"]) == grid_js.read_text(encoding="utf-8")
+    assert json.loads(parsed.scripts["vgg-esm"]) == grid_js()
 
 
 def test_linked_report_uses_paths_relative_to_its_folder(
@@ -329,8 +327,8 @@ def test_widget_streams_bytes_and_votes_in_a_browser(
         for k, v in grid.get_state().items()
         if k in ("axes", "cells", "blind", "revealed", "fps", "voted", "message", "title")
     }
-    js = grid_mod.GRID_JS.read_text(encoding="utf-8")
-    css = grid_mod.GRID_CSS.read_text(encoding="utf-8")
+    js = grid_js()
+    css = grid_css()
     harness = tmp_path / "harness.html"
     harness.write_text(
         HARNESS

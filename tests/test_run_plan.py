@@ -4,6 +4,7 @@ prices counted apart, per model) checked against hand-computed totals, and ``dry
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +12,12 @@ import pytest
 
 import videogen_nb as vg
 from tests.support import small
-from videogen_nb.display.table import table_text
+from videogen_nb.display.table import table_html, table_text
 from videogen_nb.run.plan import RunPlan, estimate_request, plan_requests
+from videogen_nb.run.run import Run
 from videogen_nb.store.prices import PriceTable, prices
+from videogen_nb.widgets.live_table import LiveTable
+from videogen_nb.widgets.run_view import RunView
 
 
 @pytest.fixture
@@ -162,3 +166,80 @@ def test_blocking_client_dry_run_sends_nothing(
         assert isinstance(plan, RunPlan) and plan.total == pytest.approx(0.50)
         assert client.plan(_requests(duration=1)).line() == plan.line()
     assert sandbox.stats(include_tasks=False)["requests"] == {}
+
+
+def _unstarted(client: vg.AsyncClient, plan: RunPlan | None) -> Run:
+    """A run of one request, never started, launched with ``plan``."""
+    return Run.from_requests(
+        client, [small()], lanes=client.lanes, scheduler=client.scheduler, plan=plan
+    )
+
+
+def _summary(html: str) -> str:
+    """The text of a drawn summary line (between ``<summary ...>`` or the view's summary div)."""
+    match = re.search(r'class="vg-rs"[^>]*>(.*?)</(?:summary|div)>', html, re.S)
+    assert match is not None, html
+    return match.group(1)
+
+
+async def test_the_html_views_show_the_plan_from_the_first_draw(
+    sandbox: Any, make_client: Any, global_prices: PriceTable
+) -> None:
+    # kling-v1 2 s at 0.10/s = 0.20; sora-2 0.40; an open-length kling-v1 (catalog: 5 or 10 s)
+    # ranges 0.50-1.00, counted at its longest: total ~$1.60, range $1.10-$1.60; one unpriced
+    client = make_client(sandbox)
+    requests = [
+        small(model="kling-v1", duration=2),
+        small(model="sora-2"),
+        vg.VideoRequest(model="kling-v1", prompt="open length", size="160x90"),
+        small(model="unpriced-model"),
+    ]
+    run = client.run(requests, max_cost=5)
+    assert isinstance(run, vg.Run)
+    # drawn at launch, before the loop has sent a single request
+    table = LiveTable(run)
+    grid_only = RunView(run, view="grid")
+    assert sandbox.stats(include_tasks=False)["requests"] == {}
+    want = (
+        "plan: 4 tasks, estimated ~$1.60 ($1.10-$1.60); 1 task with unknown price (not"
+        " counted): unpriced-model; limit $5.00 (this run&#x27;s max_cost=5)"
+    )
+    for html in (table.html, grid_only.summary.value):
+        summary = _summary(html)
+        assert summary.startswith("4 tasks: 0/4 done")
+        assert f'<span class="vg-plan"> · {want}</span>' in summary
+    run.cancel()
+    await run
+
+
+async def test_the_plan_in_the_summary_is_escaped_and_marked_over_its_limit(
+    sandbox: Any, make_client: Any, table: PriceTable
+) -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    table.set("sora-2", per_video=3.0)
+    plan = plan_requests(
+        [vg.VideoRequest(model="sora-2", prompt="a"), vg.VideoRequest(model=hostile, prompt="b")],
+        table=table,
+    ).with_limit(2.0, 0.0, "forced past max_cost=2")
+    run = _unstarted(make_client(sandbox), plan=plan)
+    html = table_html(run)
+    summary = _summary(html)
+    assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in summary
+    assert '<span class="vg-plan over"> · plan: 2 tasks, estimated ~$3.00;' in summary
+    assert "limit $2.00 (forced past max_cost=2)" in summary
+    # the text stand-in keeps its one-line short form, the unpriced model named there too
+    assert (
+        "plan: estimated ~$3.00, 1 unknown (<img src=x onerror=alert(1)>), limit $2.00"
+        in (table_text(run).splitlines()[0])
+    )
+
+
+async def test_a_run_without_a_plan_draws_no_plan(sandbox: Any, make_client: Any) -> None:
+    run = _unstarted(make_client(sandbox), plan=None)
+    assert "vg-plan" not in table_html(run, css=False) and "plan:" not in table_text(run)
+
+
+def test_a_plan_of_free_repeats_only_says_nothing_is_estimated() -> None:
+    plan = RunPlan(tasks=2, total=None, low=None, high=None, cached=2)
+    assert plan.line() == "2 tasks, estimated nothing; 2 served from the journal (free)"
+    assert plan.short() == "estimated: nothing"

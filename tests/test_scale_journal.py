@@ -129,13 +129,36 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("polls_first", [False, True])
+#: eight submits at once (their journal writes grouped); killed when the first returns
+GROUPED_CHILD = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys, warnings
+    warnings.simplefilter("ignore")
+    import videogen_nb as vg
+
+    async def main():
+        client = vg.AsyncClient(journal=sys.argv[1], output_dir=sys.argv[2])
+        submits = [client.submit(vg.VideoRequest(model="kling-v1", prompt=f"kill me {i}",
+                                                 size="160x90", duration=1))
+                   for i in range(8)]
+        task = await next(asyncio.as_completed(submits))
+        print(task.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # right after the first submit returned
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("shape", ["alone", "polls_first", "grouped"])
 def test_the_submit_id_is_on_disk_when_submit_returns(
-    make_sandbox, tmp_path: pathlib.Path, polls_first: bool
+    make_sandbox, tmp_path: pathlib.Path, shape: str
 ) -> None:
     sandbox = make_sandbox(task_seconds=30)
     journal_path = tmp_path / "journal.sqlite"
-    if polls_first:
+    if shape == "grouped":
+        code = GROUPED_CHILD
+    elif shape == "polls_first":
         # the same journal already holds another task's poll snapshots (a run in flight)
         code = CHILD.replace(
             "        task = await client.submit(",

@@ -22,6 +22,7 @@ from tests.test_studio import FAST_POLL, choose_file
 from videogen_nb import sandbox
 from videogen_nb.client.sync_client import Client
 from videogen_nb.core.request import VideoRequest
+from videogen_nb.display.grid_assets import grid_js
 from videogen_nb.run.rows import RowState
 from videogen_nb.store.prices import prices
 from videogen_nb.widgets.studio import Studio
@@ -272,7 +273,7 @@ def test_a_failed_grid_cell_has_retry(client: Client, sb: sandbox.SandboxHandle)
     # A done cell has nothing to retry; the front end's message reaches the run.
     grid._handle_custom_msg({"type": "retry", "cell": 0}, [])
     assert "nothing to retry" in grid.message
-    js = pathlib.Path("videogen_nb/display/assets/grid.js").read_text()
+    js = grid_js()
     assert 'model.send({ type: "retry", cell: cell.i })' in js
     # Make row 1 a failure by hand (as a failed task leaves it), then retry that cell.
     # (Its identical request is done in the journal, so the retry is served from there;

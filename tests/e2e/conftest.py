@@ -186,6 +186,49 @@ def jupyter_lab(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator[
         server.stop()
 
 
+@pytest.fixture(scope="package")
+def notebook7(e2e_root: pathlib.Path, server_env: dict[str, str]) -> Iterator[Server]:
+    """Notebook 7 (the ``notebook`` package) on 127.0.0.1, options as ``jupyter_lab``'s."""
+    if importlib.util.find_spec("notebook") is None:
+        reason = "the Python package 'notebook' is not installed (pip install 'videogen-nb[e2e]')"
+        if _required():
+            pytest.fail(f"the browser suite must run here: {reason}")
+        pytest.skip(reason)
+    root = e2e_root / "notebook7"
+    write_notebooks(root)
+    token = secrets.token_hex(16)
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "notebook",
+            "--no-browser",
+            "--allow-root",
+            # window.jupyterapp, as LabApp.expose_app_in_browser gives JupyterLab
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+        ]
+
+    server = start_server(
+        "Notebook 7",
+        command,
+        env=server_env,
+        cwd=root,
+        token=token,
+        log_path=e2e_root / "notebook7.log",
+        ready_path="/api/status",
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def voila_server(
     e2e_root: pathlib.Path, server_env: dict[str, str]

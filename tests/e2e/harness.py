@@ -405,6 +405,18 @@ class LabNotebook:
                 self.server.api("DELETE", f"/api/sessions/{session['id']}")
 
 
+class Notebook7Notebook(LabNotebook):
+    """A notebook open in Notebook 7: its own page (``/notebooks/<name>``), but the same
+    application object (``window.jupyterapp``), shell and command ids as JupyterLab."""
+
+    def open(self) -> Notebook7Notebook:
+        """Load Notebook 7's page of this notebook and wait for an idle kernel."""
+        self.page.goto(self.server.url(f"/notebooks/{self.name}"))
+        self.page.wait_for_function(_JS_READY, arg=self.name, timeout=120_000)
+        self.e2e.step("opened")
+        return self
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``predicate`` (bounded) from the test process."""
     deadline = time.monotonic() + timeout
@@ -412,3 +424,90 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what}")
         time.sleep(0.05)
+
+
+# -- colours: JupyterLab's theme and WCAG contrast ---------------------------------------
+
+# For each element with text (or, for a form control, a value): its colour over the
+# background it is drawn on (the nearest opaque ancestor's, with translucent layers in
+# between blended in), and the WCAG ratio.
+JS_CONTRAST = """
+(selectors) => {
+  const parse = (s) => {
+    const m = /rgba?\\(([^)]+)\\)/.exec(s || '');
+    if (!m) return null;
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, base) => base.map((v, i) => v * (1 - top[3]) + top[i] * top[3]);
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    return layers.reverse().reduce((bg, c) => over(c, bg), [255, 255, 255]);
+  };
+  const lum = (c) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  };
+  const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+  const shown = (e) => {
+    if (e.matches('input, textarea, select')) return String(e.value || '').trim();
+    return e.textContent.trim();
+  };
+  const out = {};
+  for (const [name, sel] of Object.entries(selectors)) {
+    out[name] = [...document.querySelectorAll(sel)]
+      .filter((e) => shown(e) && e.getClientRects().length)
+      .map((e) => {
+        const bg = background(e);
+        const style = getComputedStyle(e);
+        const fg = over(parse(style.color), bg);
+        const line = parse(style.borderBottomColor);
+        return {
+          ratio: ratio(fg, bg),
+          text: shown(e).slice(0, 50),
+          color: style.color,
+          background: 'rgb(' + bg.map(Math.round).join(',') + ')',
+          lineLuminance: line && style.borderBottomStyle !== 'none' ? lum(over(line, bg)) : null,
+        };
+      });
+  }
+  return out;
+}
+"""
+
+
+def set_theme(page: Any, theme: str, light: bool) -> None:
+    """Switch JupyterLab to ``theme`` and wait until its colours apply."""
+    page.evaluate(
+        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
+    )
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === String(light)", arg=light
+    )
+    # the theme's stylesheet is applied once the layout colour changes with it
+    page.wait_for_function(
+        "(light) => { const c = getComputedStyle(document.body)"
+        ".getPropertyValue('--jp-layout-color0').trim().toLowerCase();"
+        " return light ? c === 'white' || c === '#fff' || c === '#ffffff' : c !== '' &&"
+        " c !== 'white' && c !== '#fff' && c !== '#ffffff'; }",
+        arg=light,
+    )
+
+
+def check_contrast(
+    page: Any, selectors: dict[str, str], theme: str, minimum: float = 4.5
+) -> dict[str, list[dict[str, Any]]]:
+    """Every shown element with text under each selector meets ``minimum`` (WCAG AA: 4.5);
+    each selector must match at least one. Returns the measurements by name."""
+    measured: dict[str, list[dict[str, Any]]] = page.evaluate(JS_CONTRAST, selectors)
+    for name, found in measured.items():
+        assert found, f"{theme}: no {name} ({selectors[name]}) on the page"
+        worst = min(found, key=lambda m: m["ratio"])
+        assert worst["ratio"] >= minimum, (
+            f"{theme}: {name} has contrast {worst['ratio']:.2f}: {worst}"
+        )
+    return measured

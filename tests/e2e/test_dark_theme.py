@@ -11,7 +11,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from harness import GRID_MODELS, Server
+from harness import GRID_MODELS, Server, check_contrast, set_theme
 
 pytestmark = pytest.mark.e2e
 
@@ -40,77 +40,9 @@ TEXT = {
     "leaderboard footnotes": ".videogen-leaderboard li",
 }
 
-# For each element with text: its colour over the background it is drawn on (the nearest
-# opaque ancestor's, with translucent layers in between blended in), and the WCAG ratio.
-_JS_CONTRAST = """
-(selectors) => {
-  const parse = (s) => {
-    const m = /rgba?\\(([^)]+)\\)/.exec(s || '');
-    if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-  };
-  const over = (top, base) => base.map((v, i) => v * (1 - top[3]) + top[i] * top[3]);
-  const background = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
-    }
-    return layers.reverse().reduce((bg, c) => over(c, bg), [255, 255, 255]);
-  };
-  const lum = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
-  };
-  const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
-  const out = {};
-  for (const [name, sel] of Object.entries(selectors)) {
-    out[name] = [...document.querySelectorAll(sel)]
-      .filter((e) => e.textContent.trim())
-      .map((e) => {
-        const bg = background(e);
-        const style = getComputedStyle(e);
-        const fg = over(parse(style.color), bg);
-        const line = parse(style.borderBottomColor);
-        return {
-          ratio: ratio(fg, bg),
-          text: e.textContent.trim().slice(0, 50),
-          color: style.color,
-          background: 'rgb(' + bg.map(Math.round).join(',') + ')',
-          lineLuminance: line && style.borderBottomStyle !== 'none' ? lum(over(line, bg)) : null,
-        };
-      });
-  }
-  return out;
-}
-"""
-
-
-def set_theme(page: Any, theme: str, light: bool) -> None:
-    page.evaluate(
-        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
-    )
-    page.wait_for_function(
-        "(light) => document.body.dataset.jpThemeLight === String(light)", arg=light
-    )
-    # the theme's stylesheet is applied once the layout colour changes with it
-    page.wait_for_function(
-        "(light) => { const c = getComputedStyle(document.body)"
-        ".getPropertyValue('--jp-layout-color0').trim().toLowerCase();"
-        " return light ? c === 'white' || c === '#fff' || c === '#ffffff' : c !== '' &&"
-        " c !== 'white' && c !== '#fff' && c !== '#ffffff'; }",
-        arg=light,
-    )
-
 
 def check_readable(page: Any, theme: str) -> dict[str, list[dict[str, Any]]]:
-    measured = page.evaluate(_JS_CONTRAST, TEXT)
-    for name, found in measured.items():
-        assert found, f"{theme}: no {name} ({TEXT[name]}) on the page"
-        worst = min(found, key=lambda m: m["ratio"])
-        assert worst["ratio"] >= 4.5, f"{theme}: {name} has contrast {worst['ratio']:.2f}: {worst}"
-    return measured
+    return check_contrast(page, TEXT, theme)
 
 
 def test_dark_theme_keeps_text_readable(

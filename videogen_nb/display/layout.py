@@ -2,7 +2,7 @@
 
 Pure functions over ``Result``s: the ``ComparisonGrid`` widget and the static HTML report
 both lay out their grid with them and hand the cells to the same front end
-(``assets/grid.js`` and ``assets/grid.css``, no build step).
+(``assets/grid/*.js`` joined by ``grid_assets``, and ``assets/grid.css``; no build step).
 
 >>> layout = build_layout(results, rows="prompt", cols="model")   # doctest: +SKIP
 >>> cells = cell_states(results, layout)                           # doctest: +SKIP
@@ -31,8 +31,6 @@ from .video import caption_fields, error_text, safe_url, video_mime
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
-    "GRID_CSS",
-    "GRID_JS",
     "GridLayout",
     "as_result",
     "build_layout",
@@ -48,10 +46,6 @@ __all__ = [
 
 #: Files larger than this are not streamed to the browser (the cell shows the path instead).
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-#: The grid's front end, shared by the widget (``_esm``/``_css``) and the report page: it
-#: lives here, in the lower layer, so the report never reaches up into ``widgets/``.
-GRID_JS = pathlib.Path(__file__).parent / "assets" / "grid.js"
-GRID_CSS = pathlib.Path(__file__).parent / "assets" / "grid.css"
 
 _REQUEST_FIELDS = tuple(a.name for a in attrs.fields(VideoRequest))
 # Fields tried, in this order, to tell apart two results that share a row and a column.

@@ -5,7 +5,7 @@ gateway's figure, or the price table's estimate marked "~") and spec check, the 
 and, given the journal, the blind votes and a leaderboard of these videos. The page follows
 the reader's light or dark preference (``prefers-color-scheme``).
 
-The page runs the very same front end as ``ComparisonGrid`` (``grid.js`` and ``grid.css``,
+The page runs the very same front end as ``ComparisonGrid`` (``grid_js()`` and ``grid.css``,
 inlined) against a small static stand-in for the widget model, so the grid, the control
 bar and the captions look and behave the same as in the notebook. The data travels as JSON
 in a ``<script type="application/json">`` element, escaped so that no prompt can end it.
@@ -23,8 +23,9 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from .grid_assets import grid_css, grid_js
 from .html import data_uri, escape, json_for_script
-from .layout import GRID_CSS, GRID_JS, as_result, build_layout, cell_states, probe_fps
+from .layout import as_result, build_layout, cell_states, probe_fps
 from .report_parts import REPORT_SECTIONS_CSS, report_sections
 from .video import video_mime
 
@@ -122,7 +123,7 @@ def render_report(
         "message": "",
         "title": title,
     }
-    css = GRID_CSS.read_text(encoding="utf-8").replace("</", "<\\/")
+    css = grid_css().replace("</", "<\\/")
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -136,7 +137,7 @@ def render_report(
         f'<div class="vgg-footer">{escape(len(items))} videos · made with videogen-nb · '
         f"{escape(stamp)}</div>\n"
         f'<script type="application/json" id="vgg-data">{json_for_script(data)}</script>\n'
-        f'<script type="application/json" id="vgg-esm">{json_for_script(GRID_JS.read_text(encoding="utf-8"))}'
+        f'<script type="application/json" id="vgg-esm">{json_for_script(grid_js())}'
         "</script>\n"
         f'<script type="module">{_SHIM}</script>\n</body>\n</html>\n'
     )

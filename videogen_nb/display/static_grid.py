@@ -10,14 +10,25 @@ the saved notebook stays small.
 The table is built from the grid's own front-end description (``axes`` and ``cells``), so
 a blind grid's static picture hides exactly what its widget hides (no model, no file name).
 
+Where a widget is shown, it is shown as TWO outputs (``display_with_fallback``): the widget
+view, then this HTML in a ``div.vg-fallback`` with a small ``<style>``. JupyterLab renders
+a widget output whose model is gone as "Error displaying widget: model not found" and never
+falls back to the output's own HTML, so the posters must be an output of their own. The
+style (kept by Lab for trusted outputs, and a notebook Lab saved is trusted when reopened)
+shows exactly one of the two: the widget while its view is there and has a kernel behind
+it, the posters otherwise (no view: model not found, an export without widget state; or a
+grid that found no kernel, ``grid.js`` marks it ``vgg-offline``). Where the style is
+dropped (GitHub, an untrusted notebook) the posters show below whatever the widget shows.
+
 >>> html = grid_fallback_html(grid)                                 # doctest: +SKIP
 >>> html = results_fallback_html(run.results, rows="prompt", cols="model")  # doctest: +SKIP
+>>> handle = display_with_fallback(widget_bundle, html, "3 videos")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..core.task import Result
@@ -27,12 +38,17 @@ from .layout import build_layout, cell_states
 from .video import poster_data_uri, relative_url
 
 __all__ = [
+    "FALLBACK_CLASS",
+    "FALLBACK_CSS",
     "MAX_POSTERS",
     "POSTER_WIDTH",
     "StaticGrid",
+    "display_with_fallback",
+    "fallback_bundle",
     "grid_fallback_html",
     "poster_table_html",
     "results_fallback_html",
+    "widget_bundle",
     "with_static_html",
 ]
 
@@ -189,3 +205,58 @@ def with_static_html(bundle: Any, html: str) -> Any:
         data, metadata = bundle
         return {**(data or {}), "text/html": html}, metadata
     return {**(bundle or {}), "text/html": html}
+
+
+# -- the widget and its fallback, as two outputs -----------------------------------------
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: the class of the fallback output's outer ``div`` (the style below finds it by it)
+FALLBACK_CLASS = "vg-fallback"
+#: the classes MathJax (Lab, Notebook 7, nbconvert) leaves alone
+_NO_MATHS = "tex2jax_ignore mathjax_ignore"
+# An output of a notebook (JupyterLab, Notebook 7, Voila, nbconvert's "lab" template) is a
+# ``.jp-OutputArea-child``; a widget's view is a Lumino widget (``.lm-Widget``) inside its
+# ``.jp-OutputArea-output``, in Lab and in an export's HTML widget manager alike. Lab's
+# "model not found" is text on the output node itself, nbconvert's stand-in a ``<pre>``,
+# an export whose widget scripts did not load holds only ``<script>``s: no view.
+# ``vgg-offline``: a grid whose model has no kernel (grid.js). Only the output right before
+# one of ours is ever hidden.
+_W = ".jp-OutputArea-child"
+_VIEW = ".jp-OutputArea-output .lm-Widget"
+_NEXT_IS_OURS = f":has(+ {_W} .{FALLBACK_CLASS})"  # (a :has inside a :has is not allowed)
+FALLBACK_CSS = (
+    # the view is there and alive: hide the posters
+    f"{_W}:has({_VIEW}):not(:has(.vgg-offline)) + {_W}:has(.{FALLBACK_CLASS}){{display:none}}"
+    # no view, or a grid with no kernel: hide the widget's output (Lab's error line)
+    f"{_W}:not(:has({_VIEW})){_NEXT_IS_OURS},{_W}:has(.vgg-offline){_NEXT_IS_OURS}"
+    "{display:none}"
+)
+
+
+def fallback_bundle(html: str, text: str) -> dict[str, str]:
+    """The fallback output: ``html`` with its style in a ``div.vg-fallback``, and ``text``."""
+    style = f"<style>{FALLBACK_CSS}</style>"
+    # Lab typesets "$...$" in HTML outputs as maths: two prices would become a formula
+    div = tag("div", raw=style + html, class_=f"{FALLBACK_CLASS} {_NO_MATHS}")
+    return {"text/html": div, "text/plain": text}
+
+
+def widget_bundle(bundle: Any, label: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A widget's ``_repr_mimebundle_`` (a dict, or anywidget's ``(data, metadata)``) as the
+    first of the two outputs: the view and a one-line ``text/plain`` ``label``; no HTML,
+    since the fallback output carries it (an export shows it once)."""
+    data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+    view = {WIDGET_MIME: dict(data or {})[WIDGET_MIME], "text/plain": label}
+    return view, dict(metadata or {})
+
+
+def display_with_fallback(bundle: Any, html: str, text: str, *, label: str = "") -> Any:
+    """Show a widget (``bundle``: its ``_repr_mimebundle_``) as two outputs, the view, then
+    ``html``/``text`` as its fallback; returns the fallback's display handle (``update``
+    it with a new ``fallback_bundle`` when what it shows changes)."""
+    from IPython.display import display
+
+    show: Callable[..., Any] = display  # IPython ships no types
+    data, metadata = widget_bundle(bundle, label)
+    show(data, metadata=metadata, raw=True)
+    return show(fallback_bundle(html, text), raw=True, display_id=True)

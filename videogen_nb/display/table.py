@@ -27,8 +27,10 @@ __all__ = [
     "cost_total",
     "estimate_text",
     "format_seconds",
+    "plan_text",
     "row_message",
     "row_warnings",
+    "summary_html",
     "summary_text",
     "table_html",
     "table_text",
@@ -87,6 +89,8 @@ body[data-jp-theme-light=false] .vg-rt,body.vscode-dark .vg-rt{--vg-bad:#ff7b72;
 .vg-rt tr.s-done td.st{color:var(--vg-ok)}
 .vg-rt tr.s-failed td.st,.vg-rt tr.s-timed_out td.st,.vg-rt tr.s-submit_unknown td.st{color:var(--vg-bad)}
 .vg-rs{font:12px system-ui,sans-serif;color:var(--jp-content-font-color1,#333);margin:2px 0}
+.vg-rs .vg-plan.over{color:#b00020}
+body[data-jp-theme-light=false] .vg-rs .vg-plan.over,body.vscode-dark .vg-rs .vg-plan.over{color:#ff7b72}
 </style>"""
 
 
@@ -237,6 +241,25 @@ def _cost_part(run: Run) -> str:
     return f" · {money}" if money == "price unknown" else f" · cost {money}"
 
 
+def plan_text(run: Run) -> str:
+    """The plan the run was launched with, made before anything was sent: ``"plan: 6 tasks,
+    estimated ~$2.10 ($1.50-$3.00); 1 task with unknown price (not counted): veo-3; limit
+    $5.00 (this run's max_cost=5)"``; ``""`` for a run launched without one."""
+    return f"plan: {run.plan.line()}" if run.plan is not None else ""
+
+
+def summary_html(run: Run) -> str:
+    """The summary line as HTML, every piece escaped: ``summary_text`` and then, from the
+    first draw on (before anything is sent), the run's plan (class ``vg-plan``; ``over``
+    when the estimate is over the limit, as a forced launch may be)."""
+    line = escape(summary_text(run))
+    plan = plan_text(run)
+    if not plan:
+        return line
+    over = run.plan is not None and run.plan.exceeds_limit
+    return line + tag("span", f" · {plan}", class_="vg-plan over" if over else "vg-plan")
+
+
 def row_warnings(row: RunRow) -> list[str]:
     """The catalog's warnings about the row's request (a length or size the model does not
     document), shown on the row instead of as a Python warning per cell."""
@@ -314,7 +337,7 @@ def table_html(run: Run, *, prompt_chars: int = PROMPT_CHARS, css: bool = True) 
     is_open = " open" if not run.done or failed else ""
     return (
         (TABLE_CSS if css else "")
-        + f'<details class="vg-run"{is_open}><summary class="vg-rs">{escape(summary_text(run))}'
+        + f'<details class="vg-run"{is_open}><summary class="vg-rs">{summary_html(run)}'
         + f'</summary><table class="vg-rt"><thead><tr>{head}</tr></thead><tbody>{rows}'
         + "</tbody></table></details>"
     )
@@ -349,6 +372,7 @@ def table_text(run: Run, *, prompt_chars: int = 40) -> str:
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-    # the plan the run was launched with (estimate, range, limit), made before anything was sent
+    # the plan the run was launched with (estimate, range, limit), made before anything was
+    # sent; its short form, so the line stays one line
     plan = f" · plan: {run.plan.short()}" if run.plan is not None else ""
     return "\n".join([summary_text(run) + plan, fmt(header), *(fmt(line) for line in lines)])

@@ -110,7 +110,11 @@ def safe_output_path(
     if not cleaned.strip("_-"):
         cleaned = "video"
     base = pathlib.Path(output_dir).expanduser().resolve()
-    candidate = (base / f"{cleaned}{suffix}").resolve()
+    candidate = base / f"{cleaned}{suffix}"
+    # ``base`` is resolved already: only the name itself can still lead elsewhere (a
+    # symlink), so one lstat here instead of resolving every component a second time
+    if candidate.is_symlink():
+        candidate = candidate.resolve()
     if candidate.parent != base:
         raise ValidationError(
             "output_dir", f"the file name {cleaned + suffix!r} resolves outside {str(base)!r}"

@@ -231,7 +231,14 @@ class Transport:
 
     def is_gateway_url(self, url: str) -> bool:
         """True when ``url`` (absolute or a path) is on the gateway's origin."""
+        if url.startswith(self._base_prefix):
+            return True  # the common case (every status poll), without parsing two URLs
         return is_same_origin(self.url_for(url), self.base_url)
+
+    @property
+    def _base_prefix(self) -> str:
+        # "<base_url>/": a URL starting with it has the base's scheme, host and port
+        return self.base_url + "/"
 
     def _headers(
         self,

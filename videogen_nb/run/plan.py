@@ -143,13 +143,30 @@ class RunPlan:
         estimate decides)."""
         return self.limit is not None and self.total is not None and self.total > self.limit + 1e-9
 
+    @property
+    def unknown_models(self) -> tuple[str, ...]:
+        """The models with at least one task the price table cannot price, in plan order."""
+        return tuple(row.model for row in self.rows if row.unknown)
+
+    def _unknown_named(self) -> str:
+        """``"mystery-model"``, or ``""`` when the plan has no per-model rows to name."""
+        return ", ".join(self.unknown_models)
+
     def line(self) -> str:
-        """The plan in one line, for a price line or a log."""
-        text = f"{_tasks(self.tasks)}, estimated {_range_text(self.total, self.low, self.high, self.currency)}"
+        """The plan in one line, for a price line, a summary or a log: the task count, the
+        estimate and its range, the free repeats, the unpriced models, the limit."""
+        free = self.total is None and not self.unknown  # every task served from the journal
+        estimate = (
+            "nothing" if free else _range_text(self.total, self.low, self.high, self.currency)
+        )
+        text = f"{_tasks(self.tasks)}, estimated {estimate}"
+        if self.total is None and self._unknown_named():
+            text += f" (no price for {self._unknown_named()})"
         if self.cached:
             text += f"; {self.cached} served from the journal (free)"
         if self.unknown and self.total is not None:
-            text += f"; {_tasks(self.unknown)} with unknown price (not counted)"
+            named = f": {self._unknown_named()}" if self._unknown_named() else ""
+            text += f"; {_tasks(self.unknown)} with unknown price (not counted){named}"
         if self.limit is not None:
             text += f"; limit {_money(self.limit, self.currency, estimate=False)}"
             if self.limit_source:
@@ -158,12 +175,13 @@ class RunPlan:
 
     def short(self) -> str:
         """The estimate alone, for a status line: ``"estimated ~$2.10 ($1.50-$3.00), 1
-        unknown, limit $5.00"`` or ``"estimated: price unknown"``."""
+        unknown (veo-3), limit $5.00"`` or ``"estimated: price unknown (veo-3)"``."""
+        named = f" ({self._unknown_named()})" if self._unknown_named() else ""
         if self.total is None:
-            text = "estimated: price unknown"
+            text = f"estimated: price unknown{named}" if self.unknown else "estimated: nothing"
         else:
             text = f"estimated {_range_text(self.total, self.low, self.high, self.currency)}"
-            text += f", {self.unknown} unknown" if self.unknown else ""
+            text += f", {self.unknown} unknown{named}" if self.unknown else ""
         if self.limit is not None:
             text += f", limit {_money(self.limit, self.currency, estimate=False)}"
         return text

@@ -4,7 +4,8 @@ The file is created here with mode 0600 (not by sqlite, so the umask cannot wide
 switched to WAL mode with a busy timeout, so two kernels (processes) can share it. Each
 thread gets its own connection: the client writes from its event-loop thread while widgets
 read from the kernel thread. After a ``fork`` the parent's connections are dropped, never
-used. Every write is one ``BEGIN IMMEDIATE`` transaction committed before ``write`` returns.
+used. Every write is one ``BEGIN IMMEDIATE`` transaction committed before ``write`` returns,
+except inside ``batch()``, where the writes share one transaction (a group commit).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pathlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..core.errors import VideoGenError
@@ -131,6 +132,8 @@ class Database:
         which a run makes on every poll of every task.
         """
         conn = self.connection()
+        if getattr(self._local, "batch", False):
+            return self._write_in_batch(conn, fn)
         if not durable:
             conn.execute("PRAGMA synchronous = NORMAL")
         try:
@@ -145,6 +148,40 @@ class Database:
         finally:
             if not durable:
                 conn.execute("PRAGMA synchronous = FULL")
+        return result
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction (one sync to disk) for every ``write`` this thread makes
+        inside the block: a group commit. Each write runs in its own savepoint, so one that
+        raises undoes only its own changes; the others are committed (and synced) when the
+        block ends, and none of them is on disk before. Nested blocks join the outer one."""
+        if getattr(self._local, "batch", False):
+            yield
+            return
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.batch = True
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._local.batch = False
+
+    @staticmethod
+    def _write_in_batch(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        conn.execute("SAVEPOINT batch_item")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK TO batch_item")
+            conn.execute("RELEASE batch_item")
+            raise
+        conn.execute("RELEASE batch_item")
         return result
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

@@ -26,7 +26,9 @@ States of an entry (``core.states.EntryState``; every write is checked against
 
 The parts: ``entries`` (the values and their rows), ``db`` (connections, transactions),
 ``changes`` (what each write changes, pure), ``query`` (filtered reads), ``schema``
-(tables and migrations); this module is the front that puts them together.
+(tables and migrations), ``reads`` (the entry reads, ``EntryReads``) and ``votes`` (the
+grid's votes, ``VoteBook``), both mixed into ``Journal``; this module is the front that puts
+them together and holds the writes.
 
 >>> import tempfile, pathlib
 >>> from videogen_nb.core.request import VideoRequest
@@ -46,10 +48,10 @@ import logging
 import os
 import pathlib
 import sqlite3
-import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -57,7 +59,7 @@ import attrs
 from ..core.errors import LeaseLostError, ValidationError
 from ..core.request import VideoRequest
 from ..core.scoring import VOTE_KINDS
-from ..core.states import FINISHED_STATES, SUCCEEDED_STATES, UNFINISHED_STATES, EntryState
+from ..core.states import FINISHED_STATES, UNFINISHED_STATES, EntryState
 from ..core.task import Task, TaskStatus
 from .changes import (
     UPDATABLE,
@@ -65,27 +67,23 @@ from .changes import (
     Since,
     check_move,
     describe_error,
-    epoch,
     json_value,
-    names,
     submit_changes,
     task_changes,
-    validate_vote,
-    vote_scope,
 )
 from .db import Database
 from .entries import (
     JournalEntry,
     Vote,
-    checksum_matches,
     entry_from_row,
     file_checksum,
     normalize_gateway,
-    vote_from_row,
 )
+from .favourites import FavouriteBook
 from .leases import Leases
-from .query import select_all
+from .reads import EntryReads
 from .schema import migrate
+from .votes import VoteBook
 from .write_behind import Held, WriteBehind
 
 log = logging.getLogger(__name__)
@@ -117,7 +115,7 @@ _SENDABLE = frozenset({EntryState.CREATED, EntryState.SUBMIT_UNKNOWN})
 _Compute = Callable[[JournalEntry, float], dict[str, Any]]
 
 
-class Journal:
+class Journal(EntryReads, VoteBook, FavouriteBook):
     """The SQLite journal at ``path`` (created, with mode 0600, if missing).
 
     Safe to share between threads and between processes (two kernels on one file). Use
@@ -164,6 +162,11 @@ class Journal:
         if len(self._behind):
             self._behind.flush(self._commit_held)
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Every write this thread makes in the block shares ONE transaction and one sync,
+        committed when the block ends (a group commit; ``db.Database.batch``)."""
+        return self._db.batch()
+
     def _commit_held(self, held: list[Held]) -> None:
         self._db.write(lambda conn: self._apply_held(conn, held), durable=False)
 
@@ -179,6 +182,9 @@ class Journal:
 
     def _conn(self) -> sqlite3.Connection:
         return self._db.connection()
+
+    def _clock(self) -> float:
+        return _now()  # looked up on each call, so a test's replacement of ``_now`` holds
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         self.flush()  # this process reads what it wrote, held snapshots included
@@ -419,141 +425,6 @@ class Journal:
         """The entry with this id, or None."""
         self.flush()
         return self._fetch(self._conn(), entry_id)
-
-    def by_task_id(self, task_id: str, *, gateway: str | None = None) -> JournalEntry | None:
-        """The newest entry for a remote task id (on ``gateway`` when given), or None."""
-        sql = "SELECT * FROM entries WHERE task_id = ?"
-        params: list[Any] = [task_id]
-        if gateway is not None:
-            sql += " AND gateway = ?"
-            params.append(normalize_gateway(gateway))
-        rows = self._read(sql + " ORDER BY id DESC LIMIT 1", params)
-        return entry_from_row(rows[0]) if rows else None
-
-    def find_completed(
-        self, fingerprint: str, *, gateway: str, model: str, verify: bool = False
-    ) -> JournalEntry | None:
-        """The newest ``downloaded`` entry of this request on this gateway and model whose
-        file is still on disk with its recorded size (and, with ``verify=True``, its
-        recorded checksum); None when there is none, so the request must be generated."""
-        rows = self._read(
-            "SELECT * FROM entries WHERE fingerprint = ? AND gateway = ? AND model = ?"
-            " AND state = ? ORDER BY id DESC LIMIT 50",
-            (fingerprint, normalize_gateway(gateway), model, EntryState.DOWNLOADED.value),
-        )
-        for row in rows:
-            entry = entry_from_row(row)
-            if not entry.path:
-                continue
-            path = pathlib.Path(entry.path)
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            if not path.is_file() or (entry.size is not None and stat.st_size != entry.size):
-                continue
-            if verify and entry.checksum and not checksum_matches(path, entry.checksum):
-                continue
-            return entry
-        return None
-
-    def unfinished(self, *, gateway: str | None = None) -> list[JournalEntry]:
-        """Entries resume must pick up, oldest first: created, submit_unknown, submitted,
-        completed (not downloaded yet) and timed_out."""
-        return self.entries(gateway=gateway, states=UNFINISHED_STATES)
-
-    def entries(
-        self,
-        *,
-        since: Since = None,
-        models: str | Iterable[str] | None = None,
-        gateway: str | None = None,
-        run_id: str | None = None,
-        states: str | Iterable[str] | None = None,
-    ) -> list[JournalEntry]:
-        """Entries oldest first, filtered by creation time (``since``), model names, gateway,
-        run id and states."""
-        sql, params = select_all(
-            "entries",
-            created_since=epoch(since, _now()),
-            equal={
-                "gateway": None if gateway is None else normalize_gateway(gateway),
-                "run_id": run_id,
-            },
-            within={"model": names(models), "state": names(states)},
-        )
-        return [entry_from_row(row) for row in self._read(sql, params)]
-
-    def typical_seconds(
-        self, model: str, *, gateway: str | None = None, recent: int = 20
-    ) -> float | None:
-        """The median seconds from submit to completion of the ``recent`` latest completed
-        entries of ``model`` (on ``gateway`` when given); None with fewer than 3."""
-        succeeded = sorted(state.value for state in SUCCEEDED_STATES)
-        sql = (
-            "SELECT completed_at - submitted_at AS seconds FROM entries"
-            f" WHERE model = ? AND state IN ({', '.join('?' * len(succeeded))})"
-            " AND submitted_at IS NOT NULL AND completed_at >= submitted_at"
-        )
-        params: list[Any] = [model, *succeeded]
-        if gateway is not None:
-            sql += " AND gateway = ?"
-            params.append(normalize_gateway(gateway))
-        rows = self._read(sql + " ORDER BY completed_at DESC LIMIT ?", [*params, int(recent)])
-        if len(rows) < 3:
-            return None
-        return float(statistics.median(row["seconds"] for row in rows))
-
-    # -- votes ----------------------------------------------------------------------------
-
-    def record_vote(
-        self,
-        *,
-        run_id: str | None,
-        row_key: str,
-        candidates: Sequence[str],
-        winner: str | None,
-        loser: str | None = None,
-        kind: str,
-    ) -> int:
-        """Record a vote and return its id. A later vote on the same run and row replaces the
-        earlier one on the same question: the row's verdict (``best``/``skip``) or the same
-        unordered pair (``pair``/``tie``)."""
-        shown = validate_vote(kind, row_key, candidates, winner, loser)
-        scope = vote_scope(kind, shown, winner, loser)
-
-        def write(conn: sqlite3.Connection) -> int:
-            conn.execute(
-                "DELETE FROM votes WHERE row_key = ? AND scope = ? AND run_id IS ?",
-                (row_key, scope, run_id),
-            )
-            cursor = conn.execute(
-                "INSERT INTO votes (run_id, row_key, candidates, winner, loser, kind, scope,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, row_key, json.dumps(shown), winner, loser, kind, scope, _now()),
-            )
-            return int(cursor.lastrowid or 0)
-
-        return self._db.write(write)
-
-    def votes(
-        self,
-        *,
-        run_id: str | None = None,
-        since: Since = None,
-        models: str | Iterable[str] | None = None,
-    ) -> list[Vote]:
-        """Current votes oldest first, filtered by run, time, and ``models`` (votes with at
-        least one candidate among them)."""
-        sql, params = select_all(
-            "votes", created_since=epoch(since, _now()), equal={"run_id": run_id}
-        )
-        result = [vote_from_row(row) for row in self._read(sql, params)]
-        wanted = names(models)
-        if wanted is not None:
-            keep = set(wanted)
-            result = [v for v in result if keep.intersection(v.candidates)]
-        return result
 
 
 def _snapshot_of(task: Task) -> _Compute:

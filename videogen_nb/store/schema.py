@@ -113,12 +113,30 @@ def _v4_cost(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE entries ADD COLUMN {column}")
 
 
+def _v5_favourites(conn: sqlite3.Connection) -> None:
+    """Version 5: the videos marked as favourites in a comparison grid, one row per entry
+    (a mark on one video, not a comparison: kept apart from ``votes`` so it never counts
+    in the leaderboard)."""
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS favourites (
+            entry_id INTEGER PRIMARY KEY,
+            -- the run whose grid marked it (a cached entry may be shown by several runs)
+            run_id TEXT,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS favourites_run_id ON favourites (run_id)")
+
+
 #: migration ``i`` (0-based) takes a file from version ``i`` to ``i + 1``
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_entries,
     _v2_spec_and_votes,
     _v3_leases,
     _v4_cost,
+    _v5_favourites,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,8 +17,8 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -28,8 +28,11 @@ from ..core.states import EntryState
 from ..core.task import Task, TaskStatus
 from ..dialects.costs import ratio_seconds
 from ..store.journal import Journal, JournalEntry
+from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DEFAULT",
@@ -116,6 +119,11 @@ class Recorder(Protocol):
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
         """The measured properties of the downloaded video."""
 
+    async def grouped(self, write: Callable[[], _T]) -> _T:
+        """``write()`` (one of the calls above), sharing one synced transaction with the
+        writes other coroutines ask for at the same moment (``group_commit``); returns once
+        it is on disk."""
+
     # -- reads ------------------------------------------------------------------------------
 
     def hold(self, owner: str) -> str | None:
@@ -196,6 +204,10 @@ class NullRecorder:
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
         """Nothing to record."""
 
+    async def grouped(self, write: Callable[[], _T]) -> _T:
+        """``write()`` at once: there is nothing to commit."""
+        return write()
+
     def hold(self, owner: str) -> str | None:
         """No journal, no lease."""
         return None
@@ -224,6 +236,7 @@ class JournalRecorder:
         # entry id -> the seconds new-api's submit answer said it bills (its ratios header);
         # its polls report the charge (quota) without them, so they are joined here
         self._billed_seconds: dict[int, float] = {}
+        self._group = GroupCommit(journal)
 
     def _with_billed_seconds(self, entry_id: int, task: Task) -> Task:
         """``task`` with the submit's billed seconds on its reported cost, when the cost
@@ -357,6 +370,10 @@ class JournalRecorder:
         """Store the spec check's findings."""
         if entry_id is not None:
             self._journal.record_spec(entry_id, spec)
+
+    async def grouped(self, write: Callable[[], _T]) -> _T:
+        """``write()`` in the next group transaction, many writes to one sync."""
+        return await self._group.run(write)
 
     def hold(self, owner: str) -> str | None:
         """Open (or renew) the lease in the journal."""

@@ -211,6 +211,8 @@ class TaskClient:
         retry_rate_limits: bool,
         owner: str | None,
     ) -> Task:
+        # Not grouped: the money guard reads "sending" marks from the journal, so the mark must
+        # land in the same synchronous stretch as the guard's check (no await between them).
         self._recorder.sending(entry_id, owner=owner)
         try:
             task, dialect = await self._post_submit(request, key, retry_rate_limits)
@@ -224,7 +226,11 @@ class TaskClient:
         self._tracked[task.id] = _Tracked(
             dialect=dialect, model=request.model, submitted_at=time.time(), entry_id=entry_id
         )
-        self._recorder.submitted(entry_id, task, dialect=dialect.name)
+        if entry_id is not None:
+            # durable before submit returns (the transaction is shared, the promise is not)
+            await self._recorder.grouped(
+                lambda: self._recorder.submitted(entry_id, task, dialect=dialect.name)
+            )
         return task
 
     async def _post_submit(
@@ -383,7 +389,13 @@ class TaskClient:
             max_bytes=self.max_download_bytes,
             refresh=self.retrieve,
         )
-        self._recorder.downloaded(tracked.entry_id, info.path, checksum=info.sha256, size=info.size)
+        if tracked.entry_id is not None:
+            entry_id = tracked.entry_id
+            await self._recorder.grouped(
+                lambda: self._recorder.downloaded(
+                    entry_id, info.path, checksum=info.sha256, size=info.size
+                )
+            )
         return info.path
 
     async def generate(

@@ -1,8 +1,9 @@
 """``ComparisonGrid``: videos side by side, played in step, with blind voting.
 
 Rows are one request field (the prompt by default), columns another (the model); each cell
-is one ``Result``. The front end (``grid.js``/``grid.css``, no build step) plays every video
-from one control bar and keeps them aligned to a master clock.
+is one ``Result``. The front end (the parts in ``display/assets/grid/``, joined into one
+module by ``display.grid_assets``; no build step) plays every video from one control bar and
+keeps them aligned to a master clock.
 
 Video bytes never enter widget state: the browser asks for each cell with a custom message
 and the kernel answers with the file as binary buffers, so saved notebooks stay small and
@@ -31,10 +32,9 @@ from ..core.scoring import ROW_VOTE_KINDS as VOTE_KINDS
 from ..core.scoring import win_rates
 from ..core.task import Result
 from ..core.text import shorten
+from ..display.grid_assets import grid_css, grid_js
 from ..display.layout import (
     DEFAULT_MAX_BYTES,
-    GRID_CSS,
-    GRID_JS,
     GridLayout,
     as_result,
     build_layout,
@@ -45,9 +45,10 @@ from ..display.layout import (
     file_info,
     probe_fps,
 )
-from ..display.static_grid import grid_fallback_html, with_static_html
+from ..display.static_grid import display_with_fallback, grid_fallback_html, with_static_html
 from ..display.video import video_mime
 from .grid_actions import GridActions
+from .grid_favourites import GridFavourites
 from .grid_votes import GridVoting, VoteRecorder
 
 __all__ = [
@@ -92,7 +93,7 @@ def mask_cell(cell: dict[str, Any]) -> None:
         cell["error"] = cell["reason"] = BLIND_ERROR
 
 
-class ComparisonGrid(anywidget.AnyWidget, GridActions, GridVoting):
+class ComparisonGrid(anywidget.AnyWidget, GridActions, GridFavourites, GridVoting):
     """A grid of videos that play in step: rows x columns of request fields.
 
     ``rows``/``cols`` name request fields (``"prompt"``, ``"model"``, ``"seed"``, ...; a
@@ -108,15 +109,18 @@ class ComparisonGrid(anywidget.AnyWidget, GridActions, GridVoting):
     columns would not vary (one model) what does vary goes across (a seed sweep shows its
     seeds side by side); ``arrange="as given"`` keeps them exactly. The front end sizes each
     cell by its video's real shape and fits the output's width. ``client=`` (or
-    ``enable_actions(client)``) adds re-run and remix to each cell's menu; favourites,
-    sound (one cell at a time), a viewer, an A/B wipe and frame stepping need no kernel
-    call (see ``grid_actions``). ``export(path)`` writes the grid as one MP4 or GIF.
+    ``enable_actions(client)``) adds re-run and remix to each cell's menu (see
+    ``grid_actions``); favourites (stars) are kept in the ``journal`` when the grid has one,
+    so a reopened grid shows them (see ``grid_favourites``); sound (one cell at a time), a
+    viewer, an A/B wipe and frame stepping need no kernel call. ``export(path)`` writes the
+    grid as one MP4 or GIF.
 
     >>> grid = vg.ComparisonGrid(results, rows="seed", cols="model")   # doctest: +SKIP
     """
 
-    _esm = GRID_JS
-    _css = GRID_CSS
+    # One module joined from the parts (anywidget loads a single ES module).
+    _esm = grid_js()
+    _css = grid_css()
 
     #: {"rows": [{"key", "label"}], "cols": [...], "row_title", "col_title"}
     axes = traitlets.Dict().tag(sync=True)
@@ -163,6 +167,7 @@ class ComparisonGrid(anywidget.AnyWidget, GridActions, GridVoting):
             raise ValueError(f'arrange must be "auto" or "as given", got {arrange!r}')
         self._arrange = arrange
         self.spawned: list[Any] = []
+        self._favourites_seen: set[int] = set()
         super().__init__(blind=bool(blind), title=str(title))
         self._lock = threading.RLock()
         self._rows_spec = rows
@@ -289,6 +294,8 @@ class ComparisonGrid(anywidget.AnyWidget, GridActions, GridVoting):
             self.axes = axes
             self.cells = cells
             self.fps = float(fps)
+            # stars the journal kept for these videos (a grid reopened in a new kernel)
+            self._load_favourites()
 
     # --- front-end messages --------------------------------------------------------------
 
@@ -427,6 +434,14 @@ class ComparisonGrid(anywidget.AnyWidget, GridActions, GridVoting):
         with self._lock:
             html = grid_fallback_html(self)
         return with_static_html(super()._repr_mimebundle_(**kwargs), html)
+
+    def _ipython_display_(self) -> None:
+        """Shown as two outputs: the widget, then its posters, which show only when the
+        widget cannot (a saved notebook reopened: ``display.static_grid``)."""
+        with self._lock:
+            html = grid_fallback_html(self)
+            text = repr(self)
+        display_with_fallback(super()._repr_mimebundle_(), html, text, label="ComparisonGrid")
 
     def __repr__(self) -> str:
         with self._lock:

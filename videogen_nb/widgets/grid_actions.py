@@ -1,15 +1,15 @@
-"""What a comparison grid's cell menu does in the kernel: re-run, remix, favourite.
+"""What a comparison grid's cell menu does in the kernel: re-run and remix.
 
-The front end (``display/assets/grid.js``) sends a message; ``ComparisonGrid`` hands it to
-the methods here, which go through the client the grid was given (``enable_actions``), never
-HTTP. A re-run or a remix starts a new ``Run``; its results join the grid as new cells and
+The front end (``display/assets/grid/menu.js``) sends a message; ``ComparisonGrid`` hands it
+to the methods here, which go through the client the grid was given (``enable_actions``),
+never HTTP. A re-run or a remix starts a new ``Run``; its results join the grid as new cells and
 fill in as they finish, so the new video sits beside the ones it is compared with.
 
 >>> grid.enable_actions(client)                  # doctest: +SKIP
 >>> grid.rerun(0); grid.remix(0, "at night")     # doctest: +SKIP
->>> grid.favourite(2); grid.favourite_results    # doctest: +SKIP
 
-(``ComparisonGrid.export``, the grid as one video file, lives with the widget.)
+(Favourites: ``grid_favourites``. ``ComparisonGrid.export``, the grid as one video file,
+lives with the widget.)
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class GridActions:
     """The kernel side of the cell menu, mixed into ``ComparisonGrid``.
 
     The grid provides ``_lock``, ``_results``, ``update_result``, the traitlets
-    ``actions_enabled``/``remix_supported``/``remix_note``/``favourites``/``message``, and
+    ``actions_enabled``/``remix_supported``/``remix_note``/``message``, and
     ``_masked()`` (a blind grid whose models are hidden).
     """
 
@@ -159,27 +159,3 @@ class GridActions:
         run.add_listener(follow)
         grid.message = f"started {run.title or 'a new run'}"
         return run
-
-    def favourite(self, index: int, on: bool = True) -> list[int]:
-        """Mark (or unmark) cell ``index`` as a favourite; returns the favourite cells.
-
-        Favourites live in the widget (``favourites``, ``favourite_results``): the journal
-        has no place for a mark that is not a comparison, and a vote would count in the
-        leaderboard.
-        """
-        self._result_at(index)
-        grid: Any = self
-        marked = set(grid.favourites)
-        if on:
-            marked.add(index)
-        else:
-            marked.discard(index)
-        grid.favourites = sorted(marked)
-        return list(grid.favourites)
-
-    @property
-    def favourite_results(self) -> list[Result]:
-        """The results marked as favourites, in cell order."""
-        grid: Any = self
-        with grid._lock:
-            return [grid._results[i] for i in grid.favourites if i < len(grid._results)]

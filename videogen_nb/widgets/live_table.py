@@ -5,7 +5,10 @@ every task), so 200 polling tasks produce a stream of calls. ``Coalescer`` turns
 stream into at most one redraw per ``interval``; ``LiveTable`` redraws one ``HTML``
 widget whose content is built from escaped text only (``display.table``: prompts and
 gateway messages are untrusted). Each row shows its cost (the gateway's figure, or "~" and
-the price table's estimate, or "price unknown"), and the summary line the run's total.
+the price table's estimate, or "price unknown"), and the summary line the run's total,
+then the plan it was launched with (``display.table.summary_html``: the task count, the
+estimate and its range, the unpriced models by name, the limit), drawn from the first
+moment, before anything is sent.
 
 >>> table = LiveTable(run)                # doctest: +SKIP
 >>> table.refresh(); print(table_text(run))   # doctest: +SKIP

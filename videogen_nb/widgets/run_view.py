@@ -11,11 +11,13 @@ poll). The grid appears with ``Output.append_display_data``, never ``with out:``
 ``with out:`` captures by the kernel's current message, which a background thread does not
 have.
 
-Saved notebooks: the view is displayed with a display id, and its output carries, beside the
-widget, a static ``text/html`` (the table and a table of posters, ``display.static_grid``)
-and a ``text/plain`` table. When the run ends, that output is updated, so a notebook saved
-afterwards (nbclient, ``nbconvert --execute``) holds the final table, not the first moment's,
-and nbviewer, GitHub or a notebook reopened without its kernel show what was compared.
+Saved notebooks: the view is displayed as two outputs (``display.static_grid``
+``display_with_fallback``): the widget, then a fallback with a display id that holds the
+static ``text/html`` (the table and a table of posters) and the ``text/plain`` table, and
+that shows only when the widget cannot (reopened without its kernel: no "model not found").
+When the run ends, the fallback is updated, so a notebook saved afterwards (from JupyterLab,
+nbclient, ``nbconvert --execute``) holds the final table, not the first moment's, and
+nbviewer, GitHub or a notebook reopened without its kernel show what was compared.
 Redraws run in a fresh ``contextvars`` context that adopts the kernel's latest request: their
 messages then name the cell running now (not the finished cell that displayed the run),
 which is what nbclient records into the saved notebook and its widget state.
@@ -33,16 +35,21 @@ import logging
 import pathlib
 import threading
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
 from ..display.frontend import set_widget_video
-from ..display.html import escape, tag
+from ..display.html import tag
 from ..display.report import write_report
-from ..display.static_grid import grid_fallback_html, results_fallback_html
-from ..display.table import summary_text, table_html, table_text
+from ..display.static_grid import (
+    display_with_fallback,
+    fallback_bundle,
+    grid_fallback_html,
+    results_fallback_html,
+    widget_bundle,
+)
+from ..display.table import summary_html, table_html, table_text
 from ..run.presenter import set_presenter
 from .live_table import Coalescer, LiveTable
 
@@ -58,6 +65,9 @@ ViewName = Literal["table", "grid", "both"]
 #: what a run view can show: the live table, the comparison grid, or the table with the
 #: grid below it (the default)
 VIEWS: tuple[str, ...] = ("table", "grid", "both")
+#: the widget output's ``text/plain``: fixed, so it never shows a stale moment of the run
+#: (the fallback output below it holds the table)
+_LABEL = "videogen-nb run view (a live widget; its table and posters follow)"
 #: seconds between clock ticks that refresh elapsed time and ETA while nothing else changes
 TICK_SECONDS = 1.0
 
@@ -202,7 +212,7 @@ class RunView:
         """Update the saved output (static table and posters) to the run's final state."""
         handle = self._handle
         if handle is not None:
-            handle.update(self.bundle(), raw=True)
+            handle.update(fallback_bundle(self.static_html(), self.text()), raw=True)
 
     def redraw(self, dirty: set[int] | None = None) -> None:
         """Bring the widgets up to date (rows in ``dirty`` changed; None: maybe all)."""
@@ -243,7 +253,12 @@ class RunView:
         self.grid.enable_retry(run.retry)
         # Each cell's menu re-runs or remixes through the run's client (a new run).
         self.grid.enable_actions(run.client)
-        self.grid_out.append_display_data(self.grid)
+        # The view alone (not ``append_display_data``, which would show the grid's own
+        # fallback output in the cell): the run view's fallback has the posters.
+        data, metadata = widget_bundle(self.grid._repr_mimebundle_(), repr(self.grid))
+        self.grid_out.outputs += (
+            {"output_type": "display_data", "data": data, "metadata": metadata},
+        )
 
     # -- display --------------------------------------------------------------------------
 
@@ -271,19 +286,19 @@ class RunView:
         return tag("div", raw=table + posters, class_="vg-run-static")
 
     def bundle(self, **kwargs: Any) -> dict[str, Any]:
-        """The output: the widget view, the static HTML and the text table."""
+        """The view, the static HTML and the text table in one bundle (what a front end
+        that formats objects itself gets; ``display`` shows two outputs instead)."""
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
         bundle["text/html"] = self.static_html()
         bundle["text/plain"] = self.text()
         return bundle
 
     def display(self) -> RunView:
-        """Show the view with a display id, so the run's end can update what is saved."""
-        from IPython.display import display
-
-        # IPython ships no types; a typed name keeps this call checked
-        show: Callable[..., Any] = display
-        self._handle = show(self.bundle(), raw=True, display_id=True)
+        """Show the view, then its fallback with a display id, so the run's end can update
+        what is saved (see the module docstring)."""
+        self._handle = display_with_fallback(
+            self.widget._repr_mimebundle_(), self.static_html(), self.text(), label=_LABEL
+        )
         if not self.run.done:
             _watch_for_final(self)
         return self
@@ -366,7 +381,7 @@ def _latest_cell_context() -> contextvars.Context:
 
 
 def _summary_html(run: Run) -> str:
-    return f'<div class="vg-rs" style="font:12px system-ui,sans-serif">{escape(summary_text(run))}</div>'
+    return f'<div class="vg-rs" style="font:12px system-ui,sans-serif">{summary_html(run)}</div>'
 
 
 def _run_loop(run: Run) -> asyncio.AbstractEventLoop | None:

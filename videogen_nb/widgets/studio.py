@@ -26,7 +26,7 @@ from ..client.sync_client import Client
 from ..core.cost import Cost, format_cost
 from ..core.errors import ValidationError, VideoGenError
 from ..display.html import tag
-from ..display.static_grid import with_static_html
+from ..display.static_grid import display_with_fallback, with_static_html
 from ..tasks.task_client import BASE_URL_ENV
 from .run_view import RunView, show_run
 from .studio_check import FormCheck, RawForm, check_form
@@ -40,6 +40,7 @@ from .studio_form import (
 )
 from .studio_inputs import KeyField
 from .studio_launch import AnyClient, call_on_loop, list_models
+from .studio_messages import MUTED_COLOR, OK_COLOR
 from .studio_price import plan_for, price_html
 from .studio_view import FIELDS, StudioView
 
@@ -62,6 +63,8 @@ _PROBLEM = {
     "seeds": "fix the seeds",
     "last_frame": "fix the last frame",
 }
+#: how quiet lines and good notes are coloured (from the theme: see ``studio_messages``)
+_MUTED, _OK = f"color:{MUTED_COLOR}", f"color:{OK_COLOR}"
 #: errors about a missing value, shown next to their field only once the user has touched
 #: it or tried Generate (a fresh form is not a wall of red)
 _MISSING_FIELDS = ("prompt", "models")
@@ -196,9 +199,9 @@ class Studio(StudioView):
 
     def _show_connection(self) -> None:
         if self.client is None:
-            status = tag("span", "not connected: enter the gateway URL and key", style="color:#666")
+            status = tag("span", "not connected: enter the gateway URL and key", style=_MUTED)
         else:
-            status = tag("span", f"connected to {self.client.base_url}", style="color:#1a7f37")
+            status = tag("span", f"connected to {self.client.base_url}", style=_OK)
         self._set_head("gateway", self.css() + status)
 
     def reload_models(self) -> asyncio.Task[None] | None:
@@ -253,7 +256,7 @@ class Studio(StudioView):
         if sizes.restricted and self.size.value not in sizes.options:
             self.size.value = ""
         notes = [n for n in (sizes.note, durations.note) if n]
-        self._set_head("settings", "".join(tag("div", n, style="color:#666") for n in notes))
+        self._set_head("settings", "".join(tag("div", n, style=_MUTED) for n in notes))
         self._set_head("models", tag("div", f"Models: {self.models.summary()}"))
 
     def raw_form(self) -> RawForm:
@@ -289,7 +292,7 @@ class Studio(StudioView):
                 message = self._model_note
             self._set_error(field, message)
         if not check.errors.get("metadata") and self.more_value("metadata").strip():
-            self._set_note("metadata", tag("span", "✓ valid JSON", style="color:#1a7f37"))
+            self._set_note("metadata", tag("span", "✓ valid JSON", style=_OK))
         self._update_count(check)
         self._update_buttons()
         return check
@@ -301,7 +304,7 @@ class Studio(StudioView):
                 if self.error(field):
                     problems.append(f"fix the {field.replace('_', ' ')}")
             text = f"0 tasks: {', '.join(problems) or 'nothing to launch'}"
-            self._set_head("launch", tag("div", text, style="color:#666"))
+            self._set_head("launch", tag("div", text, style=_MUTED))
             return
         n = len(check.requests)
         above = self.more_value("confirm_above")
@@ -490,10 +493,14 @@ class Studio(StudioView):
             f"videogen-nb Studio ({where}, {self.launched} run(s) launched): a form to launch "
             "and compare generations; run this cell with a kernel to use it."
         )
-        return tag("div", text, class_="vg-studio-static", style="color:#666;font-size:12px")
+        return tag("div", text, class_="vg-studio-static", style=f"{_MUTED};font-size:12px")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return with_static_html(super()._repr_mimebundle_(**kwargs), self.static_html())
+
+    def _ipython_display_(self) -> None:
+        # two outputs: the form, then its one-line stand-in for a saved notebook
+        display_with_fallback(super()._repr_mimebundle_(), self.static_html(), repr(self))
 
     def __repr__(self) -> str:
         where = self.client.base_url if self.client is not None else "not connected"

@@ -29,8 +29,14 @@ _QUALITY_SUGGESTIONS = ("standard", "high")
 
 # One <style> for the whole Studio (in its status line): widths by class, so the widgets
 # can share one layout model; the model list in columns; an upload button that shows its
-# tooltip instead of FileUpload's "(0)" file count (the Studio empties it on purpose).
+# tooltip instead of FileUpload's "(0)" file count (the Studio empties it on purpose); the
+# text colours (``studio_messages``) from JupyterLab's theme variables, lighter on dark themes
+# (JupyterLab marks them on <body>), so each stays at 4.5:1 or more against the page.
 STUDIO_CSS = """<style>
+.vg-studio{--vg-studio-error:var(--jp-error-color0,#b00020);
+  --vg-studio-ok:var(--jp-success-color0,#1a7f37);--vg-studio-muted:var(--jp-ui-font-color2,#666)}
+body[data-jp-theme-light="false"] .vg-studio{--vg-studio-error:var(--jp-error-color2,#e57373);
+  --vg-studio-ok:var(--jp-success-color2,#81c784)}
 .vg-studio .vg-wide{width:100%!important;max-width:900px}
 .vg-studio .vg-field{width:420px!important;max-width:100%}
 .vg-studio .vg-short{width:210px!important}

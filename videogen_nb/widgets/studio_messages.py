@@ -9,7 +9,7 @@ fine), so browser tests and custom CSS still find the message of one field.
 >>> area = MessageArea(("size", "duration"))
 >>> area.set("size", "not a size")
 >>> area.fields["size"].value
-'<span style="color:#b00020">not a size</span>'
+'<span class="vg-studio-err" style="color:var(--vg-studio-error,#b00020)">not a size</span>'
 >>> area.set("size", None); area.fields["size"].value
 ''
 """
@@ -22,10 +22,18 @@ import ipywidgets as widgets
 
 from ..display.html import tag
 
-__all__ = ["ERROR_COLOR", "FieldMessage", "MessageArea"]
+__all__ = ["ERROR_COLOR", "MUTED_COLOR", "OK_COLOR", "FieldMessage", "MessageArea"]
 
-#: the colour of an error (a warm red readable on light and dark backgrounds)
-ERROR_COLOR = "#b00020"
+# The Studio's text colours are CSS variables that its <style> (``studio_looks``) sets from
+# JupyterLab's theme: a dark red and green on light themes, light ones on dark themes, each
+# at least 4.5:1 (WCAG AA) against the page. A fixed red readable on white is 2.6:1 on
+# JupyterLab Dark. The fallbacks serve pages without that style (a static export).
+#: the colour of an error
+ERROR_COLOR = "var(--vg-studio-error,#b00020)"
+#: the colour of a good note ("connected", "valid JSON")
+OK_COLOR = "var(--vg-studio-ok,#1a7f37)"
+#: the colour of a quiet line (the task count while the form is incomplete, hints)
+MUTED_COLOR = "var(--vg-studio-muted,#666)"
 
 
 class FieldMessage:
@@ -43,7 +51,11 @@ class FieldMessage:
         if html is not None:
             self.value = html
         else:
-            self.value = tag("span", message, style=f"color:{ERROR_COLOR}") if message else ""
+            self.value = (
+                tag("span", message, class_="vg-studio-err", style=f"color:{ERROR_COLOR}")
+                if message
+                else ""
+            )
 
     def render(self) -> str:
         css = f"vg-studio-error-{self.field.replace('_', '-')}"

@@ -22,10 +22,11 @@ from ..core.request import VideoRequest
 from ..display.html import tag
 from ..run.plan import RunPlan, plan_requests
 from .studio_launch import AnyClient, call_on_loop
+from .studio_messages import ERROR_COLOR, MUTED_COLOR
 
 __all__ = ["plan_for", "price_html", "price_text"]
 
-_WARN = "color:#b00020"
+_WARN = f"color:{ERROR_COLOR}"
 
 
 def plan_for(client: AnyClient | None, requests: Sequence[VideoRequest]) -> RunPlan:
@@ -91,6 +92,6 @@ def price_html(client: AnyClient | None, requests: Sequence[VideoRequest]) -> st
     parts = [tag("span", price_text(plan))]
     limit = _limit_text(plan)
     if limit:
-        style = _WARN if plan.exceeds_limit else "color:#666"
+        style = _WARN if plan.exceeds_limit else f"color:{MUTED_COLOR}"
         parts.append(tag("span", f" · {limit}", style=style))
     return tag("div", raw="".join(parts), class_="vg-studio-price")
