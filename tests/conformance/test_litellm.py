@@ -250,3 +250,19 @@ async def test_folded_metadata_passes_the_proxy(
     sent = next(s for s in upstream.submissions if s.fields.get("prompt") == prompt)
     assert "metadata" not in sent.fields
     assert "seed" not in sent.fields
+
+
+@pytest.mark.slow
+async def test_no_cost_is_invented_from_the_proxys_empty_usage(
+    make_proxy_client: Callable[..., vg.AsyncClient],
+) -> None:
+    # LiteLLM 1.106.12 answers a finished video with "usage": null and no cost header for a
+    # model its tables do not price: nothing was reported, so no reported cost (never $0).
+    client = make_proxy_client()
+    result = await client.generate(
+        vg.VideoRequest(model=LITELLM_MODEL, prompt="litellm: what it cost", seconds=4)
+    )
+    assert result.task.status is vg.TaskStatus.COMPLETED
+    assert isinstance(result.task.raw, dict) and result.task.raw.get("usage") is None
+    assert result.task.cost is None
+    assert vg.format_cost(result.task.cost) == "price unknown"

@@ -10,7 +10,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from harness import LabNotebook
+from harness import LabNotebook, check_contrast, set_theme
 
 pytestmark = pytest.mark.e2e
 
@@ -60,55 +60,10 @@ _JS_MEASURE = """
 """
 
 
-# WCAG contrast of every grid text against what is painted behind it (layers blended).
-_JS_CONTRAST = """
-(selector) => {
-  const parse = (s) => {
-    const m = /rgba?\\(([^)]+)\\)/.exec(s || '');
-    if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-  };
-  const over = (top, base) => base.map((v, i) => v * (1 - top[3]) + top[i] * top[3]);
-  const background = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
-    }
-    return layers.reverse().reduce((bg, c) => over(c, bg), [255, 255, 255]);
-  };
-  const lum = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
-  };
-  return [...document.querySelectorAll(selector)].filter((e) => e.textContent.trim()).map((e) => {
-    const bg = background(e);
-    const fg = over(parse(getComputedStyle(e).color), bg);
-    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
-    return { text: e.textContent.trim().slice(0, 40), ratio: (hi + 0.05) / (lo + 0.05) };
-  });
-}
-"""
 GRID_TEXT = (
     ".vgg .vgg-cap, .vgg .vgg-colhead, .vgg .vgg-rowlabel, .vgg .vgg-corner, .vgg .vgg-frame,"
     " .vgg .vgg-time, .vgg .vgg-bar button, .vgg .vgg-tools button"
 )
-
-
-def set_theme(page: Any, theme: str, light: bool) -> None:
-    """Switch JupyterLab's theme and wait until its colours apply."""
-    page.evaluate(
-        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
-    )
-    page.wait_for_function(
-        "(light) => document.body.dataset.jpThemeLight === String(light)", arg=light
-    )
-    page.wait_for_function(
-        "(light) => { const c = getComputedStyle(document.querySelector('.vgg'))"
-        ".backgroundColor; const dark = c !== 'rgb(255, 255, 255)'; return dark !== light; }",
-        arg=light,
-    )
 
 
 def shoot(element: Any, path: pathlib.Path) -> None:
@@ -207,9 +162,7 @@ def test_grid_cells_take_the_videos_shape_and_fit_the_width(
     set_theme(page, "JupyterLab Dark", light=False)
     try:
         shoot(page.locator(".vgg").nth(4), e2e.shots / "grid-seeds-dark.png")
-        measured = page.evaluate(_JS_CONTRAST, GRID_TEXT)
-        assert len(measured) > 20
-        worst = min(measured, key=lambda m: m["ratio"])
-        assert worst["ratio"] >= 4.5, worst
+        measured = check_contrast(page, {"grid text": GRID_TEXT}, "JupyterLab Dark")
+        assert len(measured["grid text"]) > 20
     finally:
         set_theme(page, "JupyterLab Light", light=True)

@@ -38,6 +38,7 @@ __all__ = [
     "QUOTA_PER_USD",
     "billed_seconds_of_ratios",
     "ratio_seconds",
+    "ratios_object",
     "reported_cost",
 ]
 
@@ -75,9 +76,9 @@ def _kept_headers(raw: Any) -> Mapping[str, str] | None:
     return kept if isinstance(kept, dict) else None
 
 
-def billed_seconds_of_ratios(headers: Mapping[str, str] | None) -> float | None:
-    """The ``seconds`` multiplier of new-api's ``X-New-Api-Other-Ratios`` header (the
-    seconds it billed), or None."""
+def ratios_object(headers: Mapping[str, str] | None) -> dict[str, Any] | None:
+    """new-api's ``X-New-Api-Other-Ratios`` header as the JSON object it holds, or None
+    (no header, not JSON, or not an object)."""
     text = header(headers, NEWAPI_RATIOS_HEADER)
     if text is None:
         return None
@@ -85,7 +86,14 @@ def billed_seconds_of_ratios(headers: Mapping[str, str] | None) -> float | None:
         parsed = json.loads(text)
     except ValueError:
         return None
-    return _seconds(parsed.get("seconds")) if isinstance(parsed, dict) else None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def billed_seconds_of_ratios(headers: Mapping[str, str] | None) -> float | None:
+    """The ``seconds`` multiplier of new-api's ``X-New-Api-Other-Ratios`` header (the
+    seconds it billed), or None."""
+    parsed = ratios_object(headers)
+    return None if parsed is None else _seconds(parsed.get("seconds"))
 
 
 def ratio_seconds(raw: Any) -> float | None:

@@ -18,14 +18,13 @@ tolerantly: whatever is missing or unreadable comes back as None.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import attrs
 
 from ..core.task import Task
-from .costs import NEWAPI_RATIOS_HEADER, QUOTA_PER_USD
-from .readers import dig, epoch_of, header, text_of
+from .costs import QUOTA_PER_USD, ratios_object
+from .readers import dig, epoch_of, text_of
 
 __all__ = [
     "QUOTA_PER_USD",
@@ -35,8 +34,6 @@ __all__ = [
     "task_quota",
     "task_timing",
 ]
-
-_OTHER_RATIOS = NEWAPI_RATIOS_HEADER
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -105,14 +102,8 @@ def other_ratios(task: Task) -> dict[str, float] | None:
     """
     raw = task.raw
     kept = raw.get("_headers") if isinstance(raw, dict) else None
-    text = header(kept if isinstance(kept, dict) else None, _OTHER_RATIOS)
-    if text is None:
-        return None
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(parsed, dict):
+    parsed = ratios_object(kept if isinstance(kept, dict) else None)
+    if parsed is None:
         return None
     ratios: dict[str, float] = {}
     for name, value in parsed.items():
