@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from ..core.states import SUCCEEDED_STATES
 from ..core.task import Task
 from ..tasks.follow import Decision, Finished, Follow, GiveUp, PollAgain, PollTrace
 from ..tasks.pace import KEEP_DURATIONS, Pace, PaceBook
+from ..tasks.pace_file import pace_path, read_paces, write_paces
 from ..tasks.task_client import TaskClient
 from .lanes import Lane
 
@@ -65,6 +67,8 @@ class PollScheduler:
         self.paces = PaceBook()
         #: each followed task's trace, by task id (the cost and reasons of its polls)
         self.traces: dict[str, PollTrace] = {}
+        self._kept: dict[str, dict[str, Any]] | None = None
+        self._in_flight = 0
 
     async def follow(
         self,
@@ -98,7 +102,28 @@ class PollScheduler:
         known = self.paces.get(model)
         if known is not None:
             return known
-        return self.paces.pace(model, learned=self._journal_durations(model))
+        return self.paces.pace(
+            model,
+            learned=self._journal_durations(model),
+            restored=self._kept_paces().get(model or ""),
+        )
+
+    def _pace_file(self) -> pathlib.Path | None:
+        journal = self._client.journal
+        return None if journal is None else pace_path(journal.path)
+
+    def _kept_paces(self) -> dict[str, dict[str, Any]]:
+        """What earlier clients on this journal learned here (read once)."""
+        if self._kept is None:
+            path = self._pace_file()
+            self._kept = {} if path is None else read_paces(path, self._client.gateway)
+        return self._kept
+
+    def keep_paces(self) -> None:
+        """Write what was learned next to the journal, for the next client on it."""
+        path = self._pace_file()
+        if path is not None:
+            write_paces(path, self._client.gateway, self.paces.export())
 
     def _journal_durations(self, model: str | None) -> list[float]:
         journal = self._client.journal
@@ -163,10 +188,15 @@ class PollScheduler:
         return max(0.0, self._gateway_lane.paused_until - asyncio.get_running_loop().time())
 
     async def _poll(self, watch: _Watch) -> None:
+        self._in_flight += 1
         try:
             await self._poll_once(watch)
         finally:
             self._polls.release()
+            self._in_flight -= 1
+            if not self._heap and not self._in_flight:
+                # nothing left to follow: what this batch taught is worth keeping
+                self.keep_paces()
 
     async def _poll_once(self, watch: _Watch) -> None:
         if watch.future.done():

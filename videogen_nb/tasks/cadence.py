@@ -19,16 +19,31 @@ __all__ = ["Cadence"]
 #: narrow a tick down once intersected with others)
 MAX_INTERVAL = 16.0
 #: a period shorter than this is not worth aligning to (a 1 s poll loop already is)
-MIN_PERIOD = 2.0
+MIN_PERIOD = 5.0
+#: change intervals at most this wide time the ticks (half the shortest period)
+CLUSTER_WIDTH = MIN_PERIOD / 2
 #: the longest period looked for, and the resolution of the search
 MAX_PERIOD = 60.0
 PERIOD_STEP = 0.05
 #: how far a client's clock readings may miss the server's moment of reading
 SLACK = 0.05
-#: recompute after this many new intervals
-RECOMPUTE_EVERY = 32
+#: recompute once this many new intervals came, at most every so many seconds
+RECOMPUTE_AFTER = 4
+RECOMPUTE_SECONDS = 0.5
+#: ... and after this many whatever their times say
+RECOMPUTE_ANYWAY = 32
 #: at most this many (the narrowest) tick intervals enter the period search
 MAX_CLUSTERS = 40
+#: intervals that must agree on a tick before it counts
+MIN_SUPPORT = 3
+#: two clusters narrower than this share of their distance can time a cadence alone ...
+TWO_TICK_WIDTH = 0.05
+#: ... when this many quiet polls fell between them
+TWO_TICK_QUIET = 20
+#: this share of the change intervals must hold a tick of a cadence
+EXPLAINED = 0.95
+#: how much later than the real tick the estimated one may be
+ANCHOR_SLACK = 0.25
 
 
 class Cadence:
@@ -36,11 +51,13 @@ class Cadence:
 
     def __init__(self, *, keep: int = 800) -> None:
         self._intervals: deque[tuple[float, float]] = deque(maxlen=keep)
+        #: polls of one task whose answers did not change: (previous poll, this poll)
+        self._quiet: deque[tuple[float, float]] = deque(maxlen=keep)
         self._fresh = 0
-        #: seconds between two refreshes of the gateway, or None while unknown
-        self.period: float | None = None
-        #: a time no earlier than a refresh tick (ticks are ``anchor + k * period``)
-        self.anchor: float | None = None
+        self._estimated_at = float("-inf")
+        self._period: float | None = None
+        self._anchor: float | None = None
+        self._latest = float("-inf")
 
     def observe_change(self, before: float, after: float) -> None:
         """An answer differed between a poll at ``before`` and one at ``after``."""
@@ -48,41 +65,82 @@ class Cadence:
             return
         self._intervals.append((before, after))
         self._fresh += 1
-        if self._fresh >= RECOMPUTE_EVERY:
-            self._fresh = 0
+        self._latest = max(self._latest, after)
+        if self._fresh >= RECOMPUTE_ANYWAY:
+            self._refresh(after)
+
+    @property
+    def period(self) -> float | None:
+        """Seconds between two refreshes of the gateway, or None while unknown."""
+        self._refresh(self._latest)
+        return self._period
+
+    @property
+    def anchor(self) -> float | None:
+        """A time no earlier than a refresh tick (ticks are ``anchor + k * period``)."""
+        self._refresh(self._latest)
+        return self._anchor
+
+    def observe_same(self, before: float, after: float) -> None:
+        """An answer was the same at a poll at ``before`` and one at ``after``. A quiet
+        stretch that many polls cross is evidence that no refresh happened in it (with
+        only two refreshes seen, the one thing that tells their distance from its half)."""
+        if 0 < after - before <= MAX_INTERVAL:
+            self._quiet.append((before, after))
+
+    def _refresh(self, now: float) -> None:
+        """Estimate again when new evidence came: soon after it (a batch's first finishers
+        wait on it), but not for every poll of 10,000 tasks whose progress changes all the
+        time (at most every ``RECOMPUTE_SECONDS``, unless much came)."""
+        due = now - self._estimated_at >= RECOMPUTE_SECONDS or self._fresh >= RECOMPUTE_ANYWAY
+        if self._fresh >= RECOMPUTE_AFTER and due:
+            self._fresh, self._estimated_at = 0, now
             self._estimate()
 
     def next_tick(self, after: float) -> float | None:
-        """The first refresh tick later than ``after``, or None while the cadence is unknown."""
-        if self.period is None or self.anchor is None:
+        """The first refresh tick later than ``after`` (now, for the caller), or None while
+        the cadence is unknown."""
+        self._refresh(after)
+        if self._period is None or self._anchor is None:
             return None
-        k = (after - self.anchor) // self.period + 1
-        return self.anchor + k * self.period
+        k = (after - self._anchor) // self._period + 1
+        return self._anchor + k * self._period
 
     def last_tick(self, at: float) -> float | None:
         """The latest refresh tick no later than ``at``, or None while the cadence is unknown."""
-        if self.period is None or self.anchor is None:
+        if self._period is None or self._anchor is None:
             return None
-        return self.anchor + ((at - self.anchor) // self.period) * self.period
+        return self._anchor + ((at - self._anchor) // self._period) * self._period
 
     def _estimate(self) -> None:
-        clusters = _clusters(sorted(self._intervals))
+        # only narrow intervals are clustered: two wider ones may overlap while each holds
+        # a different tick
+        clusters = _clusters(sorted(i for i in self._intervals if i[1] - i[0] <= CLUSTER_WIDTH))
         # the narrowest say the most, and bound the search's cost
         narrow = sorted(sorted(clusters, key=lambda c: c[1] - c[0])[:MAX_CLUSTERS])
-        found = _fit(narrow)
-        self.period, self.anchor = found if found is not None else (None, None)
+        found = _fit(narrow) or _fit_two(narrow, self._quiet)
+        if found is not None and not _explains(found, self._intervals):
+            found = None  # answers change off the ticks too: progress, not a refresh loop
+        self._period, self._anchor = found if found is not None else (None, None)
 
 
 def _clusters(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Overlapping intervals merged into their intersection (each still holds a tick)."""
+    """Overlapping intervals merged into their intersection (each still holds a tick);
+    only intersections of at least ``MIN_SUPPORT`` intervals: one poll pair that saw a
+    change says little (progress changes on every poll)."""
     out: list[tuple[float, float]] = []
+    support: list[int] = []
     for a, b in intervals:
-        if out and a < out[-1][1] and b > out[-1][0]:
+        # intervals that merely touch (one poll ends one and starts the next) may hold two
+        # different ticks: only a real overlap is one tick
+        if out and a < out[-1][1] - SLACK and b > out[-1][0] + SLACK:
             lo, hi = out[-1]
             out[-1] = (max(lo, a), min(hi, b))
+            support[-1] += 1
         else:
             out.append((a, b))
-    return out
+            support.append(1)
+    return [c for c, n in zip(out, support, strict=True) if n >= MIN_SUPPORT]
 
 
 def _fit(ticks: list[tuple[float, float]]) -> tuple[float, float] | None:
@@ -114,6 +172,43 @@ def _fit(ticks: list[tuple[float, float]]) -> tuple[float, float] | None:
     assert phases is not None
     # the latest phase that fits: a poll after it is after the real tick
     return best, ticks[-1][1] - ((ticks[-1][1] - phases[1]) % best)
+
+
+def _fit_two(
+    ticks: list[tuple[float, float]], quiet: deque[tuple[float, float]]
+) -> tuple[float, float] | None:
+    """(period, anchor) from the two narrowest change clusters, when polls crossed the
+    stretch between them often enough and never saw a change there: their distance is one
+    period, not several. Known one period sooner than ``_fit`` can tell."""
+    if len(ticks) < 2:
+        return None
+    first, second = sorted(sorted(ticks, key=lambda c: c[1] - c[0])[:2])
+    period = (second[0] + second[1]) / 2 - (first[0] + first[1]) / 2
+    if not MIN_PERIOD <= period <= MAX_PERIOD:
+        return None
+    if max(first[1] - first[0], second[1] - second[0]) > TWO_TICK_WIDTH * period:
+        return None
+    inside = sum(1 for a, b in quiet if first[1] <= a and b <= second[0])
+    if inside < TWO_TICK_QUIET:
+        return None
+    snapped = round(period * 2) / 2
+    if abs(snapped - period) <= TWO_TICK_WIDTH * period:
+        period = snapped
+    # the second tick lies in its cluster and one period after a point of the first one
+    return period, min(second[1], first[1] + period)
+
+
+def _explains(found: tuple[float, float], intervals: deque[tuple[float, float]]) -> bool:
+    """Whether nearly every narrow change interval holds a tick of ``found`` (whose
+    anchor may sit up to ``ANCHOR_SLACK`` after the real tick: it is the latest phase)."""
+    period, anchor = found
+    narrow = [(a, b) for a, b in intervals if b - a <= CLUSTER_WIDTH]
+    held = sum(
+        1
+        for a, b in narrow
+        if anchor + ((b + ANCHOR_SLACK - anchor) // period) * period > a - SLACK
+    )
+    return held >= EXPLAINED * len(narrow)
 
 
 def _phases(ticks: list[tuple[float, float]], period: float) -> tuple[float, float] | None:

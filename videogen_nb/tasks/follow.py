@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
@@ -39,7 +40,7 @@ import attrs
 
 from ..core.errors import APIConnectionError, RateLimitError, ServerError, TaskTimeoutError
 from ..core.task import Task, TaskStatus
-from .pace import Pace
+from .pace import PAIR_SPAN, Pace
 from .polling import PollPolicy, ProgressTrack
 
 __all__ = [
@@ -138,7 +139,11 @@ class Follow:
     typical_seconds: float | None = None
     started: float = attrs.field(factory=time.monotonic)
     errors: int = 0
-    track: ProgressTrack = attrs.field(factory=ProgressTrack)
+    track: ProgressTrack = attrs.field(
+        default=attrs.Factory(
+            lambda self: ProgressTrack(jitter=_jitter(self.task.id)), takes_self=True
+        )
+    )
     #: what is learned about this model at this gateway (shared by its tasks), or None
     pace: Pace | None = None
     trace: PollTrace = attrs.field(factory=PollTrace)
@@ -165,6 +170,16 @@ class Follow:
         """The first step: done already, or when to poll first."""
         if self.task.status.is_terminal:
             return Finished(self.task)
+        pace = self.pace
+        elapsed = self.clock() - self.submitted_at
+        if pace is not None and elapsed < self.policy.scout_wait and pace.blank:
+            # Nothing is known about this model yet: a few scouts poll every second, and
+            # the rest first poll when the scouts' second readings have taught them.
+            self.track.scout = pace.enlist()
+            if not self.track.scout:
+                delay = self.policy.scout_wait - elapsed
+                self.trace.note(elapsed, delay, "scouts")
+                return PollAgain(self.clip(delay))
         return PollAgain(self._policy_delay())
 
     def after_poll(self, task: Task, *, sent_at: float | None = None) -> Decision:
@@ -204,9 +219,14 @@ class Follow:
         sent = now if sent_at is None else sent_at
         if self.pace is not None:
             self.pace.learn_reading(task.progress, running=task.status is TaskStatus.IN_PROGRESS)
-            if trace.last_answer is not None and answer != trace.last_answer:
+            if trace.last_answer is not None:
                 assert trace.last_sent is not None
-                self.pace.cadence.observe_change(trace.last_sent, now)
+                if answer != trace.last_answer:
+                    self.pace.cadence.observe_change(trace.last_sent, now)
+                else:
+                    self.pace.cadence.observe_same(trace.last_answered or trace.last_sent, sent)
+        if task.status.is_terminal and self.pace is not None:
+            self.pace.stages.forget(self.task_id)
         if task.status.is_terminal and trace.last_answered is not None:
             trace.lag_bound = now - trace.last_answered
             if self.pace is not None and task.status is TaskStatus.COMPLETED:
@@ -221,16 +241,29 @@ class Follow:
         track = self.track
         # the first reading: a low progress value is the least sensitive to the finish's error
         first = None if track.since is None else (track.since, track.base)
-        self.pace.learn_finish(finished=done, earliest=earliest, reading=first, switch=track.switch)
+        self.pace.learn_finish(
+            finished=done, earliest=earliest, reading=first, switches=track.stages.switches
+        )
+
+    def _learn_pair(self, pace: Pace) -> None:
+        track = self.track
+        if track.since is None or track.latest is None:
+            return
+        if track.latest[1] - track.base >= PAIR_SPAN:
+            track.paired = True
+            pace.learn_pair((track.since, track.base), track.latest)
 
     def _policy_delay(self) -> float:
         now = self.clock()
         elapsed = now - self.submitted_at
         self.track.observe(elapsed, self.task.progress)
-        status = self.task.status
-        self.track.observe_status(
-            elapsed, None if status.is_terminal else status is TaskStatus.IN_PROGRESS
-        )
+        if self.pace is not None and not self.track.paired:
+            self._learn_pair(self.pace)
+        if self.trace.gets and not self.task.status.is_terminal:
+            # statuses as polls show them (a submit's answer names them its own way)
+            self.track.stages.observe(elapsed, stage_of(self.task))
+            if self.pace is not None:
+                self.pace.stages.bound_running(self.task_id, self.track.stages.switches, elapsed)
         delay = self.policy.decide(
             elapsed=elapsed,
             progress=self.task.progress,
@@ -250,6 +283,17 @@ class Follow:
     def _timed_out(self) -> GiveUp:
         assert self.timeout is not None
         return GiveUp(TaskTimeoutError(self.task, self.timeout))
+
+
+def _jitter(task_id: str) -> float:
+    """A number in [0, 1) that is the same for a task every time (its id's CRC)."""
+    return zlib.crc32(task_id.encode("utf-8", "replace")) / 2**32
+
+
+def stage_of(task: Task) -> str:
+    """The status a task is in, as the gateway names it (new-api tells NOT_START,
+    SUBMITTED and QUEUED apart, where the canonical status says queued for all three)."""
+    return (task.status_text or task.status.value).lower()
 
 
 def _may_pass(error: BaseException) -> bool:

@@ -6,18 +6,30 @@ at once. The policy is never worse than a fixed 1 s loop and uses everything it 
 (``tasks.pace``: per gateway and model), in this order, and says which estimate drove each
 delay (``Delay.reason``):
 
+0. ``scouts`` / ``scout``: while nothing is known about a model (a fresh journal), a
+   batch sends a few scouts that poll about every second (each at its own offset, so that
+   together they time the gateway's refreshes); the rest first poll just after the
+   scouts' second poll, by when two readings may have taught the queue share. A lone
+   video never waits and never scouts;
 1. ``queue-share``: with progress that rises linearly after a queue phase and the queue
-   share learned from finished tasks, one reading predicts the latest finish; poll then;
+   share learned (two readings of one running task, or a finished one), one reading
+   predicts the finish as a window: poll just after it when it is sharp, else at its
+   start, where a fresh reading sharpens it;
 2. ``progress-rate``: without a learned queue share, the rate since progress first
    appeared (``ProgressTrack``); a rate measured from submit would overestimate the
    remaining time several times over (gateways show 0 % while queued);
-3. ``durations``: without usable progress (none, or stepped: new-api pins progress to
-   10/20/30/100 %, and a step is not a rate), the learned distribution of durations: wait
+3. ``stages``: without usable progress (none, or stepped: new-api pins progress to
+   10/20/30/100 %, and a step is not a rate), when the task switched status, with the
+   share of the duration at which each status begins (``tasks.stages``), bounds its
+   finish: poll where the answer narrows those bounds most, wait until the earliest
+   plausible finish, then poll every ``window_step`` through the window;
+4. ``durations``: without statuses to go by, the learned distribution of durations: wait
    until the earliest plausible finish of a task this old (a low quantile of the durations
-   still possible), poll at ``fine_interval`` through the bulk, back off in the tail;
-4. ``typical``: the model's typical duration (catalog), never sleeping longer than half
-   the time already waited: it says little about a fast gateway;
-5. ``none``: a delay that grows with elapsed time (start near 1 s, cap near 15 s).
+   still possible), poll through the bulk, back off in the ``tail``;
+5. ``typical``: the model's typical duration (catalog), never sleeping longer than a
+   share of the time already waited (a share that varies by task, so that a batch's
+   polls spread out); it says little about a fast gateway;
+6. ``none``: a delay that grows with elapsed time (start near 1 s, cap near 15 s).
 
 Then two adjustments:
 
@@ -33,8 +45,17 @@ from __future__ import annotations
 import attrs
 
 from .pace import Pace
+from .stages import StageTrack, finish_bounds, informative_poll
 
 __all__ = ["Delay", "PollPolicy", "ProgressTrack"]
+
+#: durations needed inside a task's bounds before their shortest times its next poll
+MIN_PLAUSIBLE = 20
+#: a wait the statuses call certain may be this many ``max_delay`` long
+WAIT_CEILING = 4
+#: scouts poll about every second for this long at most (long enough to see a gateway
+#: refresh twice at new-api's 15 s; a batch of long videos must not pay for more)
+SCOUT_SECONDS = 40.0
 
 
 @attrs.define(kw_only=True)
@@ -45,23 +66,14 @@ class ProgressTrack:
     since: float | None = None
     base: int = 0
     latest: tuple[float, int] | None = None
-    #: elapsed at the last poll that saw the task queued, and at the first that saw it running
-    queued_until: float | None = None
-    started: float | None = None
-
-    def observe_status(self, elapsed: float, running: bool | None) -> None:
-        """Record whether a poll saw the task still queued (False) or running (True)."""
-        if running is False and self.started is None:
-            self.queued_until = elapsed
-        elif running and self.started is None:
-            self.started = elapsed
-
-    @property
-    def switch(self) -> tuple[float, float] | None:
-        """(last seen queued, first seen running), once both were seen."""
-        if self.queued_until is None or self.started is None:
-            return None
-        return (self.queued_until, self.started)
+    #: its statuses and when it switched between them (``tasks.stages``)
+    stages: StageTrack = attrs.field(factory=StageTrack)
+    #: whether two of its readings already taught the pace a queue share
+    paired: bool = False
+    #: a number in [0, 1) of its own, that spreads a batch's polls apart
+    jitter: float = 0.5
+    #: one of the few tasks that poll every second while nothing is known (``Pace.enlist``)
+    scout: bool = False
 
     def observe(self, elapsed: float, progress: int | None) -> None:
         """Record a poll's progress (the first and the latest reading with progress)."""
@@ -104,13 +116,21 @@ class PollPolicy:
     #: never poll faster than this, even when the server asks for it
     floor: float = attrs.field(default=0.05, validator=attrs.validators.gt(0))
     #: the quantile of the still-possible durations that times a poll without progress
-    early_quantile: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    early_quantile: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
     #: past this quantile of the durations, polls back off (the slowest tasks pay the lag)
     tail_quantile: float = attrs.field(default=0.95, validator=attrs.validators.le(1))
     #: seconds after a gateway refresh to poll (its answers change at the refresh)
-    refresh_margin: float = attrs.field(default=0.3, validator=attrs.validators.ge(0))
+    refresh_margin: float = attrs.field(default=0.15, validator=attrs.validators.ge(0))
     #: seconds past a predicted finish to poll (the prediction is the latest finish)
     finish_margin: float = attrs.field(default=0.1, validator=attrs.validators.ge(0))
+    #: through a window where the task may end at any moment, polls come this share of
+    #: ``fine_interval`` apart (a little tighter than a 1 s loop's lag)
+    window_step: float = attrs.field(default=0.9, validator=attrs.validators.gt(0))
+
+    @property
+    def scout_wait(self) -> float:
+        """When a batch's non-scouts first poll: just after the scouts' second poll."""
+        return self.min_delay + self.fine_interval + self.finish_margin
 
     def next_delay(
         self,
@@ -161,17 +181,29 @@ class PollPolicy:
         pace: Pace | None,
     ) -> Delay:
         usable = _has_progress(progress) and not (pace is not None and pace.stepped)
+        if (
+            not usable
+            and track is not None
+            and track.scout
+            and elapsed < SCOUT_SECONDS
+            and pace is not None
+            and pace.blank
+            and pace.batch
+        ):
+            # the batch learns durations, statuses and the gateway's refreshes from these;
+            # their polls keep apart (0.7-1.3 s), so that together they pin down a refresh
+            return Delay(self.fine_interval * (0.7 + 0.6 * track.jitter), "scout")
         if usable and pace is not None:
             assert progress is not None
-            finish = pace.finish_from(elapsed, progress)
-            if finish is not None:
-                return self._to_finish(finish - elapsed)
+            window = pace.finish_from(elapsed, progress)
+            if window is not None:
+                return self._to_finish(window[0] - elapsed, window[1] - elapsed)
         if usable and track is not None and track.since is not None:
             assert progress is not None
             return self._from_rate(elapsed, progress, track)
         if pace is not None and pace.longest is not None:
-            by_start = self._from_start(elapsed, track, pace)
-            return by_start or self._from_durations(elapsed, pace)
+            by_stages = None if usable else self._from_stages(elapsed, track, pace)
+            return by_stages or self._from_durations(elapsed, pace)
         if usable:
             assert progress is not None
             remaining = elapsed * (100 - progress) / progress if elapsed > 0 else None
@@ -179,14 +211,23 @@ class PollPolicy:
                 return Delay(self._toward_finish(remaining, elapsed, cap=elapsed), "progress")
         if typical_seconds is not None and typical_seconds > 0:
             remaining = typical_seconds - elapsed
-            return Delay(self._toward_finish(remaining, elapsed, cap=elapsed / 2), "typical")
+            # tasks of a batch spread their polls (a share of the age that varies by task):
+            # polls at one moment teach nothing about when a gateway refreshes. While no
+            # task of the model has finished, not even a scout, the share is twice as large.
+            share = 0.35 + 0.3 * (track.jitter if track is not None else 0.5)
+            cap = elapsed * share * (2 if pace is not None and pace.samples == 0 else 1)
+            return Delay(self._toward_finish(remaining, elapsed, cap=cap), "typical")
         return Delay(self._clamp(self.min_delay + self.growth * elapsed), "none")
 
-    def _to_finish(self, remaining: float) -> Delay:
-        """Poll just after a predicted latest finish (a fresh reading refines it on the way)."""
-        if remaining < -self.fine_window:
-            return Delay(self._clamp(self.fine_interval - self.growth * remaining), "overdue")
-        delay = max(remaining + self.finish_margin, self.fine_interval / 2)
+    def _to_finish(self, earliest: float, latest: float) -> Delay:
+        """Poll just after a predicted latest finish when the prediction is sharp; else at
+        its earliest finish, where a fresh reading sharpens it (an early reading carries the
+        queue share's error several times over; one near the end is exact)."""
+        if latest < -self.fine_window:
+            return Delay(self._clamp(self.fine_interval - self.growth * latest), "overdue")
+        if latest - earliest > self.fine_interval and earliest > self.fine_interval / 2:
+            return Delay(min(earliest, self.max_delay), "queue-share")
+        delay = max(latest + self.finish_margin, self.fine_interval / 2)
         return Delay(min(delay, self.max_delay), "queue-share")
 
     def _from_rate(self, elapsed: float, progress: int, track: ProgressTrack) -> Delay:
@@ -214,33 +255,45 @@ class PollPolicy:
         remaining = first - elapsed
         if remaining > self.fine_interval:
             return Delay(min(remaining, self.max_delay), "durations")
-        return Delay(self.fine_interval, "durations")
+        return Delay(self.fine_interval * self.window_step, "durations")
 
-    def _from_start(self, elapsed: float, track: ProgressTrack | None, pace: Pace) -> Delay | None:
-        """Without progress, when the status turned to running tells when the task ends:
-        queue time and run time keep a learned ratio (``Pace.start_share``)."""
-        shares = pace.start_share
-        if shares is None or track is None:
+    def _from_stages(self, elapsed: float, track: ProgressTrack | None, pace: Pace) -> Delay | None:
+        """Without usable progress, the statuses a task passed through, and when, bound its
+        finish (``tasks.stages``): poll where the answer tells most, then through the
+        window where it may end."""
+        shares = pace.stages.shares
+        if track is None or not shares:
             return None
-        low, high = shares
-        if track.switch is not None:
-            queued_until, started = track.switch
-            earliest, latest = queued_until / max(high, 1e-3), started / max(low, 1e-3)
-            if elapsed > latest:
-                return None  # the ratio did not hold for this task: the durations decide
-            if earliest - elapsed > self.fine_interval:
-                return Delay(min(earliest - elapsed, self.max_delay), "queue-time")
-            return Delay(self.fine_interval, "queue-time")
-        if track.started is not None or not pace.silent:
-            return None  # the switch was missed, or progress will tell more than it
-        # Still queued: poll around the earliest plausible switch, to catch it closely.
-        first = pace.quantile(self.early_quantile, above=elapsed / max(low, 1e-3))
-        if first is None:
-            return None
-        switch = first * low
-        if switch - elapsed > self.fine_interval:
-            return Delay(min(switch - elapsed, self.max_delay), "queue-start")
-        return Delay(self.fine_interval, "queue-start")
+        earliest, latest = finish_bounds(track.stages, shares)
+        if latest < earliest or latest < elapsed:
+            return None  # the learned shares did not hold for this task: the durations decide
+        # the bounds are certain; a low quantile of the durations they leave is plausible
+        # (with fewer than 1 / early_quantile of them, the shortest: a 1 / (n + 1) chance
+        # to be shorter), when enough durations are left to say so
+        plausible = earliest
+        if pace.count_between(earliest, latest) >= MIN_PLAUSIBLE:
+            plausible = max(earliest, pace.quantile(self.early_quantile, above=earliest) or 0.0)
+        step = self.fine_interval * self.window_step
+        if plausible - elapsed <= step:
+            if latest - elapsed <= step:
+                return Delay(latest - elapsed + self.finish_margin, "stages")
+            return Delay(step, "stages")
+        info = informative_poll(
+            now=elapsed,
+            until=plausible,
+            window=(earliest, latest),
+            durations=pace.sorted_durations,
+            shares=shares,
+            soonest=self.fine_interval / 2,
+            step=step,
+        )
+        if info is not None:
+            return Delay(info[0] - elapsed, "stages")
+        # nothing can end before ``plausible``: wait for it, past the usual ceiling (within
+        # reason) unless the gateway shows statuses only at its refreshes, up to a period
+        # late, which blurs what the shares say
+        ceiling = self.max_delay * (1 if pace.cadence.period else WAIT_CEILING)
+        return Delay(min(plausible - elapsed, ceiling), "stages")
 
     def _on_refresh(self, delay: Delay, pace: Pace, now: float) -> Delay:
         cadence = pace.cadence
