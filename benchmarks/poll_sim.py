@@ -20,6 +20,7 @@ import argparse
 import heapq
 import math
 import pathlib
+import random
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -160,6 +161,8 @@ class _VideogenBatch:
     gateway: SimGateway
     policy: PollPolicy
     clock: _SimClock
+    latency: float = 0.0
+    rng: random.Random = attrs.field(factory=lambda: random.Random(1))
     follows: dict[int, Follow] = attrs.field(factory=dict)
     noticed: dict[int, float] = attrs.field(factory=dict)
 
@@ -179,8 +182,12 @@ class _VideogenBatch:
         return (self.clock.now + decision.delay, i)
 
     def step(self, i: int, t: float) -> float | None:
-        self.clock.now = t
-        decision = self.follows[i].after_poll(self.gateway.read(i, t), sent_at=t)
+        # the GET leaves at t, is read by the gateway a little later, answered later still
+        read = t + self.latency * self.rng.random()
+        answer = self.gateway.read(i, read)
+        self.clock.now = read + self.latency * self.rng.random()
+        decision = self.follows[i].after_poll(answer, sent_at=t)
+        t = self.clock.now
         if isinstance(decision, Finished):
             self.noticed[i] = t
             return None
@@ -189,7 +196,7 @@ class _VideogenBatch:
 
 
 def simulate_videogen(
-    regime: Regime, *, seed: int = 7, policy: PollPolicy | None = None
+    regime: Regime, *, seed: int = 7, policy: PollPolicy | None = None, latency: float = 0.0
 ) -> dict[str, Any]:
     """The package's follow rules, batch after batch (each a fresh client whose journal
     holds the earlier batches' durations, as seen by the client, and whose scheduler
@@ -207,7 +214,7 @@ def simulate_videogen(
     for batch in _batches(regime):
         book = PaceBook()
         pace = book.pace(MODEL, learned=list(journal), restored=kept.get(MODEL))
-        run = _VideogenBatch(gateway, policy or PollPolicy(), _SimClock(start))
+        run = _VideogenBatch(gateway, policy or PollPolicy(), _SimClock(start), latency)
         due = []
         for k, i in enumerate(batch):
             gateway.created[i] = start + k * SUBMIT_SPACING

@@ -321,3 +321,21 @@ def test_run_show_picks_the_view_through_the_presenter(monkeypatch):
 
     _Run().show(view="table")
     assert seen == {"view": "table"}
+
+
+def test_the_final_flush_shows_every_row_as_it_ended(
+    client: Client, sb: sandbox.SandboxHandle
+) -> None:
+    run = client.run(requests(2), rows="prompt", cols="model")
+    view = show_run(run, interval=0.05)
+    run.wait(30)
+    wait_for(lambda: view.grid is not None, what="the grid")
+    assert view.grid is not None
+    # a grid drawn while one row was still downloading, its end already counted as seen
+    # (two tasks that end within one throttle interval)
+    stale = [run.rows[0].result_now(), run.results[1]]
+    view.grid.set_results(stale)
+    assert view.grid.results[0].path is None
+    view._flush_here(set())  # the run's last flush, with nothing marked dirty
+    assert [r.path for r in view.grid.results] == [r.path for r in run.results]
+    assert all(r.path is not None for r in view.grid.results)

@@ -57,12 +57,18 @@ class DestinationGuard:
         self.allow_private = allow_private
         self.resolver = resolver
         self._gateway_private: bool | None = None
+        # "<gateway URL>/": a URL starting with it is on the gateway's host (every status
+        # poll), answered without parsing it
+        bare = gateway.with_query(None).with_fragment(None)
+        self._gateway_prefix = str(bare).rstrip("/") + "/" if self.gateway_host else None
 
     def __repr__(self) -> str:
         return f"DestinationGuard({self.gateway_host!r}, allow_private={self.allow_private})"
 
     async def check(self, url: str) -> None:
         """Return when ``url`` may be fetched; raise ``DownloadError`` saying why not."""
+        if self._gateway_prefix is not None and url.startswith(self._gateway_prefix):
+            return
         try:
             target = URL(url)
         except ValueError:

@@ -1,8 +1,9 @@
 """Fetch a finished video to disk: streamed, resumable, size- and type-checked, atomic.
 
-``stream_to_file`` writes to ``.{name}.part`` beside the destination, fsyncs it and renames
-it into place, so a file under the final name is always complete; on any failure the part
-file is removed. The body is never held in memory (one chunk at a time). A transfer that
+``stream_to_file`` writes to ``.{name}.part`` beside the destination (or to the ``part``
+file its caller names, in the same folder), fsyncs it, renames it into place and fsyncs the
+folder, so a file under the final name is always complete, and on disk once the call
+returns; on any failure the part file is removed. The body is never held in memory (one chunk at a time). A transfer that
 breaks is resumed with ``Range: bytes=N-`` when the server supports ranges (``If-Range``
 guards against the file changing in between); a server that answers a range request with
 200 sends the whole file, and the download starts over.
@@ -248,6 +249,7 @@ async def stream_to_file(
     auth: bool | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     pace: DownloadPace | None = None,
+    part: os.PathLike[str] | str | None = None,
 ) -> DownloadInfo:
     """Download ``url`` to ``dest`` atomically and return what was written.
 
@@ -255,7 +257,9 @@ async def stream_to_file(
     The bearer key goes only to the gateway's origin unless ``auth`` says otherwise.
     ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk. ``pace``
     (default: ``download_pace()``, set by ``set_download_pace``) bounds how slow the
-    transfer may be.
+    transfer may be. ``part`` names the file the bytes go to until they are complete
+    (default ``.{dest name}.part``); it must be in ``dest``'s folder, so the one rename
+    onto ``dest`` is atomic and the folder's sync covers it.
 
     Raises ``DownloadExpiredError`` on 403/404/410, ``DownloadTooSlowError`` under the
     minimum throughput or past the deadline, ``DownloadError`` for a body that is too
@@ -274,6 +278,7 @@ async def stream_to_file(
         auth=auth,
         progress=progress,
         pace=pace or download_pace(),
+        part=pathlib.Path(part) if part is not None else None,
     )
     return await download.run()
 
@@ -293,11 +298,15 @@ class _Download:
         auth: bool | None,
         progress: Callable[[int, int | None], None] | None,
         pace: DownloadPace,
+        part: pathlib.Path | None = None,
     ) -> None:
         self.transport = transport
         self.full_url = full_url
         self.shown = redact_url(full_url)
         self.dest = dest
+        self.part_path = part if part is not None else dest.with_name(f".{dest.name}.part")
+        if self.part_path.parent != dest.parent:
+            raise ValidationError("part", f"must be a file in {dest.parent}, beside the video")
         self.max_bytes = max_bytes
         self.chunk_size = chunk_size
         self.resume_attempts = resume_attempts
@@ -314,8 +323,9 @@ class _Download:
 
     async def run(self) -> DownloadInfo:
         """Pass over the URL until the file is complete or a failure is final."""
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        part = _Part(self.dest.with_name(f".{self.dest.name}.part"))
+        if not self.dest.parent.is_dir():  # one stat, not a failed mkdir, per video
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+        part = _Part(self.part_path)
         try:
             while True:
                 self.meter.check(part.size)  # the deadline covers waits and resumptions

@@ -135,6 +135,9 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         raise APIConnectionError(
             f"the answer is {length} bytes, more than the {limit}-byte limit for API calls"
         )
+    if length is not None and "Content-Encoding" not in resp.headers:
+        # a plain body of known size (every status poll): read at once, not chunk by chunk
+        return await resp.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(1 << 16):

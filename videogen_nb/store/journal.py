@@ -10,7 +10,8 @@ Every write is its own short transaction (``BEGIN IMMEDIATE``) and is committed 
 method returns, so a task id is on disk before ``submit`` returns and a ``kill -9`` at any
 moment loses nothing that was committed. The one exception is ``record_poll``'s pending
 and completed snapshots, which the poll loop makes thousands of times a second and which
-``resume()`` does not need: they are held back and committed many to a transaction
+``resume()`` does not need, and a run's spec findings (``hold_spec``, measured again from
+the file): they are held back and committed many to a transaction
 (``store.write_behind``), before any read of this journal, before any other write to their
 entry, and at least every second of polling. The file is in WAL mode with a busy timeout, so two
 kernels (processes) can share it, and it is created with mode 0600 (its ``-wal``/``-shm``
@@ -171,12 +172,37 @@ class Journal(EntryReads, VoteBook, FavouriteBook):
         self._db.write(lambda conn: self._apply_held(conn, held), durable=False)
 
     def _apply_held(self, conn: sqlite3.Connection, held: list[Held]) -> None:
-        for entry_id, task, at in held:
+        by_entry: dict[int, list[tuple[_Compute, float]]] = {}
+        for entry_id, change, at in held:  # oldest first per entry (``WriteBehind.take``)
+            by_entry.setdefault(entry_id, []).append((change, at))
+        for entry_id, changes in by_entry.items():
+            self._apply_held_to(conn, entry_id, changes)
+
+    def _apply_held_to(
+        self, conn: sqlite3.Connection, entry_id: int, held: list[tuple[_Compute, float]]
+    ) -> JournalEntry | None:
+        """One entry's held writes, in order, with ONE read of its row and at most one
+        ``UPDATE`` (a flush holds several polls of each task); each is checked against the
+        entry as the ones before it left it, as if written one by one. Returns the entry
+        as it now stands (None when it is gone)."""
+        entry = self._fetch(conn, entry_id)
+        if entry is None:
+            if held:
+                log.debug("dropped %d held writes of entry %s: it is gone", len(held), entry_id)
+            return None
+        written: dict[str, Any] = {}
+        for change, at in held:
             try:
-                self._apply(conn, entry_id, _snapshot_of(task), at)
-            except (IllegalTransitionError, KeyError) as exc:
-                # the entry ended (or went) meanwhile: a late snapshot is stale news
+                moved = self._changes(entry, change, at)
+            except IllegalTransitionError as exc:
+                # the entry ended meanwhile: a late snapshot is stale news
                 log.debug("dropped a held snapshot of entry %s: %s", entry_id, exc)
+                continue
+            if moved:
+                entry = attrs.evolve(entry, **moved)
+                written.update(moved)
+        self._write_changes(conn, entry.id, written)
+        return entry
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -203,8 +229,9 @@ class Journal(EntryReads, VoteBook, FavouriteBook):
         held = self._behind.take(int(entry_id)) if len(self._behind) else []
 
         def write(conn: sqlite3.Connection) -> JournalEntry:
-            self._apply_held(conn, held)
-            return self._apply(conn, entry_id, compute, _now())
+            mine = [(change, at) for _, change, at in held]
+            entry = self._apply_held_to(conn, int(entry_id), mine) if mine else None
+            return self._apply(conn, entry_id, compute, _now(), entry=entry)
 
         try:
             return self._db.write(write, durable=durable)
@@ -213,27 +240,50 @@ class Journal(EntryReads, VoteBook, FavouriteBook):
             raise
 
     def _apply(
-        self, conn: sqlite3.Connection, entry_id: int, compute: _Compute, now: float
+        self,
+        conn: sqlite3.Connection,
+        entry_id: int,
+        compute: _Compute,
+        now: float,
+        *,
+        entry: JournalEntry | None = None,
     ) -> JournalEntry:
-        """``_update``'s work inside a transaction already open on ``conn``."""
-        entry = self._fetch(conn, entry_id)
+        """``_update``'s work inside a transaction already open on ``conn``; ``entry`` is
+        the row as this transaction already read it (else it is read here)."""
+        if entry is None:
+            entry = self._fetch(conn, entry_id)
         if entry is None:
             raise KeyError(f"no journal entry {entry_id}")
-        changes = {k: v for k, v in compute(entry, now).items() if getattr(entry, k) != v}
+        changes = self._changes(entry, compute, now)
         if not changes:
             return entry  # nothing written, so nothing to sync
+        self._write_changes(conn, entry.id, changes)
+        return attrs.evolve(entry, **changes)
+
+    @staticmethod
+    def _changes(entry: JournalEntry, compute: _Compute, now: float) -> dict[str, Any]:
+        """The columns ``compute(entry, now)`` changes (with ``updated_at``), its state move
+        checked (``IllegalTransitionError``); empty when nothing changes."""
+        changes = {k: v for k, v in compute(entry, now).items() if getattr(entry, k) != v}
+        if not changes:
+            return changes
         assert UPDATABLE.issuperset(changes), changes
         check_move(entry, changes)
         if "state" in changes:
             changes["state"] = EntryState(changes["state"]).value
         changes["updated_at"] = now
+        return changes
+
+    @staticmethod
+    def _write_changes(conn: sqlite3.Connection, entry_id: int, changes: dict[str, Any]) -> None:
+        if not changes:
+            return
         values = [
             json.dumps(v, sort_keys=True) if k == "spec" and v is not None else v
             for k, v in changes.items()
         ]
         columns = ", ".join(f"{k} = ?" for k in changes)
-        conn.execute(f"UPDATE entries SET {columns} WHERE id = ?", [*values, entry.id])
-        return attrs.evolve(entry, **changes)
+        conn.execute(f"UPDATE entries SET {columns} WHERE id = ?", [*values, entry_id])
 
     # -- recording ------------------------------------------------------------------------
 
@@ -361,7 +411,7 @@ class Journal(EntryReads, VoteBook, FavouriteBook):
         status = TaskStatus(task.status)
         if status.is_terminal and status is not TaskStatus.COMPLETED:
             self.record_task(entry_id, task)
-        elif self._behind.hold(int(entry_id), task, _now()):
+        elif self._behind.hold(int(entry_id), _snapshot_of(task), _now()):
             self.flush()
 
     def record_download(
@@ -418,6 +468,26 @@ class Journal(EntryReads, VoteBook, FavouriteBook):
         value = json_value(dict(spec)) if spec is not None else None
         # not synced: a spec lost to a power cut is measured again from the file
         return self._update(entry_id, lambda entry, now: {"spec": value}, durable=False)
+
+    def hold_spec(self, entry_id: int, spec: Mapping[str, Any] | None) -> None:
+        """``record_spec`` for a run's many spec checks: held with the poll snapshots and
+        committed with them (one transaction for many), within ``hold_seconds`` when more
+        writes come (or ``flush()`` is called), before any read of this journal and before
+        any other write to the entry, and at ``close()``. A process killed meanwhile loses
+        the findings, never the video: they are measured again from the file."""
+        value = json_value(dict(spec)) if spec is not None else None
+        if self._behind.hold(int(entry_id), lambda entry, now: {"spec": value}, _now()):
+            self.flush()
+
+    @property
+    def hold_seconds(self) -> float:
+        """How long a held write may wait for its shared transaction (seconds)."""
+        return self._behind.max_age
+
+    @property
+    def held(self) -> int:
+        """How many writes are held for the next shared transaction."""
+        return len(self._behind)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""``WriteBehind``: task snapshots held back and committed many to a transaction.
+"""``WriteBehind``: task snapshots (and spec findings) held back and committed many to a
+transaction.
 
 A run of 10,000 tasks polls thousands of times a second; committing each poll's snapshot
 on its own costs a transaction (and the event loop's time) per poll. A pending snapshot
@@ -11,6 +12,10 @@ write to that entry, in the same transaction (so its moves stay in order). Every
 else (the request, the sending mark, the task id, failures, the download) is committed
 before its call returns, as before. A killed process loses at most the snapshots it
 held, never an accepted task.
+
+A run's spec findings (``Journal.hold_spec``) are held the same way: they are measured
+again from the video file, and one transaction for each of 10,000 videos was a visible
+part of a task's CPU.
 """
 
 from __future__ import annotations
@@ -18,13 +23,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from ..core.task import Task
+from .entries import JournalEntry
 
-__all__ = ["Held", "WriteBehind"]
+__all__ = ["Change", "Held", "WriteBehind"]
 
-#: one held snapshot: the entry id, the task as polled, when it was polled (epoch seconds)
-Held = tuple[int, Task, float]
+#: what a held write changes on its entry: ``change(entry, at)`` gives the new column values
+Change = Callable[[JournalEntry, float], dict[str, Any]]
+
+#: one held write: the entry id, its change, when it was asked for (epoch seconds)
+Held = tuple[int, Change, float]
 
 
 class WriteBehind:
@@ -41,13 +50,13 @@ class WriteBehind:
     def __len__(self) -> int:
         return self._count
 
-    def hold(self, entry_id: int, task: Task, at: float) -> bool:
-        """Hold a snapshot; True when the held ones are due to be committed now."""
+    def hold(self, entry_id: int, change: Change, at: float) -> bool:
+        """Hold a write (a snapshot, a spec); True when the held ones are due now."""
         now = time.monotonic()
         with self._lock:
             if not self._count:
                 self._oldest = now
-            self._held.setdefault(entry_id, []).append((entry_id, task, at))
+            self._held.setdefault(entry_id, []).append((entry_id, change, at))
             self._count += 1
             return self._count >= self.max_items or now - self._oldest >= self.max_age
 

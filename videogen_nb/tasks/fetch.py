@@ -11,8 +11,8 @@ visibly run out is refreshed before it is tried (each refused token counts again
 new-api's per-address limit of invalid attempts, which answers 429 for a minute once
 reached); one refused anyway answers 404 and is refreshed like any expired URL.
 
-Each process writes under a name of its own and renames the finished file into place
-(``own_files``), so two processes never write the same file or ``.part``.
+Each process writes to a ``.part`` name of its own and renames the finished file into
+place (``own_files``), so two processes never write the same file or ``.part``.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def target_path(
             return dest_path
         directory = dest_path
     else:
+        # created by the download itself (``stream_to_file``), not once more per video here
         directory = output_dir
-    directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(task.id.encode()).hexdigest()[:10]
     prefix = f"{entry_id:06d}-" if entry_id is not None else ""
     return safe_output_path(directory, f"{prefix}{model or 'video'}-{digest}")
@@ -99,9 +99,11 @@ async def fetch_video(
 ) -> DownloadInfo:
     """Download ``task``'s video to ``target``; ``refresh(task_id)`` polls the task again
     when its URL has expired; ``content_path`` is the gateway's proxy route of last resort.
-    The bytes go to a name of this process's own, renamed to ``target`` once complete."""
+    The bytes go to a ``.part`` name of this process's own, renamed to ``target`` once
+    complete."""
     return await into_place(
-        target, lambda own: _fetch_to(transport, task, own, content_path, max_bytes, refresh)
+        target,
+        lambda part: _fetch_to(transport, task, target, part, content_path, max_bytes, refresh),
     )
 
 
@@ -109,6 +111,7 @@ async def _fetch_to(
     transport: Transport,
     task: Task,
     target: pathlib.Path,
+    part: pathlib.Path,
     content_path: str,
     max_bytes: int,
     refresh: Callable[[str], Awaitable[Task]],
@@ -125,7 +128,7 @@ async def _fetch_to(
             break
         tried.add(source)
         try:
-            return await stream_to_file(transport, source, target, max_bytes=max_bytes)
+            return await stream_to_file(transport, source, target, max_bytes=max_bytes, part=part)
         except DownloadError as exc:
             if not exc.expired:
                 raise
@@ -134,5 +137,5 @@ async def _fetch_to(
         url = fresh.video_url if fresh.video_url and fresh.video_url != url else None
     # Every URL the gateway named is gone: its own proxy route is the last resort.
     return await stream_to_file(
-        transport, transport.url_for(content_path), target, max_bytes=max_bytes
+        transport, transport.url_for(content_path), target, max_bytes=max_bytes, part=part
     )

@@ -1,16 +1,17 @@
 """Each process downloads under names of its own, then renames the finished file into place.
 
 Two processes may download the same task (a run, and a ``resume()`` that took over an
-entry whose run stopped answering). Each writes to a hidden name carrying its pid and a
-random tag (so the ``.part`` file ``http.download`` keeps beside it is its own too) and
-renames the complete file onto the toolkit-built name: neither ever writes into the
-other's file, and the final name always holds a whole video. What a killed process left
-behind (its pid is gone) is swept away by a later download of the same file.
+entry whose run stopped answering). Each writes to a hidden ``.part`` name carrying its pid
+and a random tag, and ``http.download`` renames the complete, synced file straight onto the
+toolkit-built name and syncs the folder: neither ever writes into the other's file, the
+final name always holds a whole video, and it is on disk before the download is recorded.
+(One rename, not two: an own name between the ``.part`` and the final name cost a second
+rename and a thread hop per video, and that second rename was never synced.) What a killed
+process left behind (its pid is gone) is swept away by a later download of the same file.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pathlib
@@ -24,13 +25,20 @@ import attrs
 from ..http.download import DownloadInfo
 from ..store.leases import pid_alive
 
-__all__ = ["into_place", "own_name", "sweep_orphans"]
+__all__ = ["into_place", "own_name", "own_part", "sweep_orphans"]
 
 
 def own_name(target: pathlib.Path) -> pathlib.Path:
     """A hidden name beside ``target`` that no other process (or call) uses."""
     tag = f"{os.getpid()}-{secrets.token_hex(4)}"
     return target.with_name(f".{target.stem}.{tag}{target.suffix}")
+
+
+def own_part(target: pathlib.Path) -> pathlib.Path:
+    """The ``.part`` file of this process's (and call's) own download of ``target``:
+    ``..{stem}.{pid}-{tag}{suffix}.part``, which ``sweep_orphans`` knows."""
+    own = own_name(target)
+    return own.with_name(f".{own.name}.part")
 
 
 #: how long one listing of a folder's hidden names serves its downloads (seconds)
@@ -84,13 +92,15 @@ def sweep_orphans(target: pathlib.Path) -> None:
 async def into_place(
     target: pathlib.Path, download: Callable[[pathlib.Path], Awaitable[DownloadInfo]]
 ) -> DownloadInfo:
-    """Run ``download(own_path)`` and rename its complete file to ``target``."""
+    """Run ``download(part)``, which writes to ``part`` (this call's own ``.part`` file)
+    and renames it onto ``target`` once complete and synced (``stream_to_file(...,
+    part=part)`` does); the part file is removed if the download fails."""
     sweep_orphans(target)
-    own = own_name(target)
+    part = own_part(target)
     try:
-        info = await download(own)
-        await asyncio.to_thread(os.replace, own, target)
-    finally:
+        info = await download(part)
+    except BaseException:
         with contextlib.suppress(OSError):
-            own.unlink()  # only left when the download failed
+            part.unlink()  # stream_to_file removes it; this is for any other download
+        raise
     return attrs.evolve(info, path=target)

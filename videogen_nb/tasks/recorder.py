@@ -13,9 +13,11 @@ was submitted elsewhere, or without a journal), and the call does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -237,6 +239,9 @@ class JournalRecorder:
         # its polls report the charge (quota) without them, so they are joined here
         self._billed_seconds: dict[int, float] = {}
         self._group = GroupCommit(journal)
+        # per event loop: the timer that commits the held writes (``spec``) if nothing
+        # else does first
+        self._flush_timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
 
     def _with_billed_seconds(self, entry_id: int, task: Task) -> Task:
         """``task`` with the submit's billed seconds on its reported cost, when the cost
@@ -367,9 +372,28 @@ class JournalRecorder:
             self._journal.record_error(entry_id, reason, state=EntryState.CANCELLED)
 
     def spec(self, entry_id: int | None, spec: Mapping[str, Any]) -> None:
-        """Store the spec check's findings."""
-        if entry_id is not None:
-            self._journal.record_spec(entry_id, spec)
+        """Store the spec check's findings: held (``Journal.hold_spec``) and committed with
+        the other held writes within ``Journal.hold_seconds`` (a timer on the running event
+        loop sees to it when nothing else does); at once when no loop runs."""
+        if entry_id is None:
+            return
+        self._journal.hold_spec(entry_id, spec)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._journal.flush()
+            return
+        if self._journal.held and loop not in self._flush_timers:
+            self._flush_timers[loop] = loop.call_later(
+                self._journal.hold_seconds, self._flush_held, loop
+            )
+
+    def _flush_held(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_timers.pop(loop, None)
+        try:
+            self._journal.flush()
+        except (VideoGenError, sqlite3.Error) as exc:  # closed meanwhile, or locked: kept
+            log.info("could not commit the held journal writes: %s", exc)
 
     async def grouped(self, write: Callable[[], _T]) -> _T:
         """``write()`` in the next group transaction, many writes to one sync."""

@@ -202,8 +202,10 @@ class RunView:
 
     def _flush_here(self, dirty: set[int]) -> None:
         try:
-            self.redraw(dirty)
-            if self.run.done:
+            done = self.run.done
+            # the last flush shows every row as it ended, whatever was marked dirty
+            self.redraw(None if done else dirty)
+            if done:
                 self._show_final()
         except Exception:  # a display bug must never stop the run or the loop
             log.exception("live run display failed")
@@ -225,15 +227,15 @@ class RunView:
             return
         finished = {row.index for row in run.rows if row.state.is_finished}
         newly = finished - self._finished_seen
-        self._finished_seen = finished
         if self.grid is None:
             if any(row.result is not None and row.result.ok for row in run.rows):
                 self._make_grid()
-            return
         # In "both" the table shows progress; the grid changes only as rows finish, which
         # keeps its (larger) state off the wire while tasks merely poll.
-        if self.view == "grid" or newly or dirty is None:
+        elif self.view == "grid" or newly or dirty is None:
             self.grid.set_results(run.results)
+        # only once shown: a redraw that failed half-way is done again by the next one
+        self._finished_seen = finished
 
     def _make_grid(self) -> None:
         from .grid import ComparisonGrid
