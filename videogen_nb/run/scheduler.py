@@ -8,7 +8,8 @@ whole gateway; what each poll decides comes from ``tasks.follow``, as for ``wait
 The scheduler also keeps what its client learns about the gateway (``PaceBook``: per model
 durations, queue share and progress shape, seeded from the journal; the gateway's refresh
 cadence), shared by every task it follows, and each task's ``PollTrace`` for
-``poll_stats()``.
+``poll_stats()``. When a model's pace learns something new (its first durations, a queue
+share), the tasks of that model asleep on a guess are re-timed (``Follow.retime``).
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ __all__ = ["PollScheduler", "poll_stats"]
 class _Watch:
     """One task being followed."""
 
-    __slots__ = ("follow", "future", "on_update")
+    __slots__ = ("due", "follow", "future", "on_update")
 
     def __init__(self, follow: Follow, on_update: Callable[[Task], None] | None) -> None:
         self.follow = follow
         self.on_update = on_update
+        #: when its next poll is due (a heap entry with another time is stale: re-timed)
+        self.due = 0.0
         self.future: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
 
 
@@ -69,6 +72,8 @@ class PollScheduler:
         self.traces: dict[str, PollTrace] = {}
         self._kept: dict[str, dict[str, Any]] | None = None
         self._in_flight = 0
+        #: per pace (by id), the milestone its waiting tasks were last timed with
+        self._milestones: dict[int, int] = {}
 
     async def follow(
         self,
@@ -87,6 +92,7 @@ class PollScheduler:
         """
         follow = self._client.following(task, timeout=timeout, submitted_at=submitted_at)
         follow.pace = self.pace(model or task.model)
+        self._milestones.setdefault(id(follow.pace), follow.pace.milestone)
         self.traces[task.id] = follow.trace
         watch = _Watch(follow, on_update)
         self._decide(watch, watch.follow.first())
@@ -161,13 +167,33 @@ class PollScheduler:
             self._runner = asyncio.get_running_loop().create_task(self._loop())
 
     def _schedule(self, watch: _Watch, delay: float) -> None:
-        heapq.heappush(self._heap, (time.monotonic() + delay, next(self._counter), watch))
+        watch.due = time.monotonic() + delay
+        heapq.heappush(self._heap, (watch.due, next(self._counter), watch))
         self._wakeup.set()
         self._ensure_running()
+
+    def _retime(self, pace: Pace) -> None:
+        """``pace`` learned something new (its first durations, a queue share, the
+        gateway's cadence): the tasks waiting on a guess may be due sooner. A batch
+        learns from its own first finishers, and the rest must not sleep through it."""
+        milestone = pace.milestone
+        if milestone <= self._milestones.get(id(pace), 0):
+            return
+        self._milestones[id(pace)] = milestone
+        now = time.monotonic()
+        for due, _, watch in list(self._heap):
+            if watch.follow.pace is not pace or due != watch.due or watch.future.done():
+                continue
+            delay = watch.follow.retime(due - now)
+            if delay is not None:
+                self._schedule(watch, delay)
 
     async def _loop(self) -> None:
         while self._heap:
             due, _, watch = self._heap[0]
+            if due != watch.due or watch.future.done():
+                heapq.heappop(self._heap)  # re-timed (a newer entry stands), or ended
+                continue
             now = time.monotonic()
             if lane_pause := self._pause_left():
                 due = max(due, now + lane_pause)
@@ -213,6 +239,8 @@ class PollScheduler:
         if watch.on_update is not None:
             watch.on_update(follow.task)
         self._decide(watch, decision)
+        if follow.pace is not None:
+            self._retime(follow.pace)
 
     @staticmethod
     def _settle(watch: _Watch, outcome: Task | BaseException) -> None:

@@ -7,6 +7,11 @@ in (previous poll, this poll]". Many tasks polled at different moments narrow th
 down; ticks that line up on a period are a cadence. A gateway whose answers change at any
 moment (progress that rises continuously) produces change intervals that no period explains,
 and ``period`` stays None.
+
+A cadence is known only as well as its ticks were seen: the period may be off by what the
+evidence allows (``uncertainty`` grows with every period past the ticks seen), so polls
+land after the latest moment the refresh may come, and once polls sit on the ticks, the
+few that probe a tick from both sides (``tasks.polling``) keep timing it.
 """
 
 from __future__ import annotations
@@ -15,13 +20,12 @@ from collections import deque
 
 __all__ = ["Cadence"]
 
-#: intervals wider than this say little about when the tick happened (wider ones still
-#: narrow a tick down once intersected with others)
-MAX_INTERVAL = 16.0
 #: a period shorter than this is not worth aligning to (a 1 s poll loop already is)
 MIN_PERIOD = 5.0
 #: change intervals at most this wide time the ticks (half the shortest period)
 CLUSTER_WIDTH = MIN_PERIOD / 2
+#: quiet stretches longer than this are not kept (a poll pair 15 s apart tells nothing)
+MAX_INTERVAL = 16.0
 #: the longest period looked for, and the resolution of the search
 MAX_PERIOD = 60.0
 PERIOD_STEP = 0.05
@@ -53,16 +57,32 @@ class Cadence:
         self._intervals: deque[tuple[float, float]] = deque(maxlen=keep)
         #: polls of one task whose answers did not change: (previous poll, this poll)
         self._quiet: deque[tuple[float, float]] = deque(maxlen=keep)
+        #: every change interval, narrow or not (one inside a stretch puts a tick there)
+        self._changes: deque[tuple[float, float]] = deque(maxlen=keep)
         self._fresh = 0
         self._estimated_at = float("-inf")
         self._period: float | None = None
         self._anchor: float | None = None
+        #: how far ``_period`` may be off the real one (the evidence allows that much),
+        #: and how long after its real tick ``_anchor`` may be
+        self._error = 0.0
+        self._late = 0.0
         self._latest = float("-inf")
 
     def observe_change(self, before: float, after: float) -> None:
         """An answer differed between a poll at ``before`` and one at ``after``."""
-        if not 0 < after - before <= MAX_INTERVAL:
+        if after <= before:
             return
+        if after - before <= MAX_PERIOD / 2:
+            self._changes.append((before, after))
+        if after - before > CLUSTER_WIDTH:
+            # Wide: it times a tick only where the known cadence says the tick must be
+            # (a probe's poll inside that window cuts it). Kept, wide ones (every poll of
+            # a task whose progress rises) would push the narrow ones out of the window.
+            cut = self._within_window(before, after)
+            if cut is None:
+                return
+            before, after = cut
         self._intervals.append((before, after))
         self._fresh += 1
         self._latest = max(self._latest, after)
@@ -80,6 +100,38 @@ class Cadence:
         """A time no earlier than a refresh tick (ticks are ``anchor + k * period``)."""
         self._refresh(self._latest)
         return self._anchor
+
+    def uncertainty(self, tick: float) -> float:
+        """How far after ``tick`` (a tick of ``next_tick`` or ``last_tick``) the real
+        refresh may be: the period's error, once per period between the tick and the
+        latest one observed. (It may be earlier by that much and by how late the anchor
+        may be.) 0 while the cadence is unknown."""
+        if self._period is None or self._anchor is None:
+            return 0.0
+        return SLACK + self._error * abs(tick - self._anchor) / self._period
+
+    def _within_window(self, before: float, after: float) -> tuple[float, float] | None:
+        """The part of (``before``, ``after``] where the known cadence allows a tick, when
+        exactly one tick's window meets the interval and a poll fell inside that window
+        (else None: the window alone only repeats what is known)."""
+        period = self._period
+        if period is None or after - before >= period:
+            return None
+        last = self.last_tick(after + period / 2)
+        assert last is not None
+        windows = []
+        for tick in (last, last - period, last - 2 * period):
+            spread = self.uncertainty(tick)
+            start, end = tick - spread - self._late, tick + spread
+            low, high = max(before, start), min(after, end)
+            if low < high:
+                windows.append((low, high, end - start))
+        if len(windows) != 1:
+            return None
+        low, high, width = windows[0]
+        if width > CLUSTER_WIDTH or high - low >= width - SLACK:
+            return None  # too loose to time a tick, or no poll inside the window
+        return low, high
 
     def observe_same(self, before: float, after: float) -> None:
         """An answer was the same at a poll at ``before`` and one at ``after``. A quiet
@@ -118,10 +170,21 @@ class Cadence:
         clusters = _clusters(sorted(i for i in self._intervals if i[1] - i[0] <= CLUSTER_WIDTH))
         # the narrowest say the most, and bound the search's cost
         narrow = sorted(sorted(clusters, key=lambda c: c[1] - c[0])[:MAX_CLUSTERS])
-        found = _fit(narrow) or _fit_two(narrow, self._quiet)
+        found = _fit(narrow) or _fit_two(narrow, self._quiet, self._changes)
         if found is not None and not _explains(found, self._intervals):
             found = None  # answers change off the ticks too: progress, not a refresh loop
-        self._period, self._anchor = found if found is not None else (None, None)
+        period, anchor = self._period, self._anchor
+        if period is not None and anchor is not None:
+            known = (period, anchor, self._error, self._late)
+            # what was learned still explains every change: keep it. A later, sparser set
+            # of clusters may fit a multiple of the period (or none), and polling on a
+            # multiple would miss refreshes in between
+            if _explains(known, self._intervals) and (found is None or found[0] > period * 1.5):
+                return
+        if found is None:
+            self._period, self._anchor, self._error, self._late = None, None, 0.0, 0.0
+        else:
+            self._period, self._anchor, self._error, self._late = found
 
 
 def _clusters(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -143,8 +206,14 @@ def _clusters(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]
     return [c for c, n in zip(out, support, strict=True) if n >= MIN_SUPPORT]
 
 
-def _fit(ticks: list[tuple[float, float]]) -> tuple[float, float] | None:
-    """(period, anchor): the longest period whose ticks fall in every interval, or None.
+#: a fitted cadence: (period, anchor, error, late) as ``Cadence`` keeps them
+Fit = tuple[float, float, float, float]
+
+
+def _fit(ticks: list[tuple[float, float]]) -> Fit | None:
+    """(period, anchor, error, late): the longest period whose ticks fall in every interval,
+    or None; ``error`` is how far the real period may be from it (the fitting periods'
+    span), ``late`` how long after the real tick the anchor may be.
 
     Each interval holds a tick, so a period P is possible when one phase puts a tick in all
     of them. Short periods always fit; the longest one that fits is the cadence, if it
@@ -168,16 +237,19 @@ def _fit(ticks: list[tuple[float, float]]) -> tuple[float, float] | None:
     middle = fitting[len(fitting) // 2][0]
     snapped = round(middle * 2) / 2
     best = snapped if _phases(ticks, snapped) is not None else middle
-    phases = _phases(ticks, best)
-    assert phases is not None
-    # the latest phase that fits: a poll after it is after the real tick
-    return best, ticks[-1][1] - ((ticks[-1][1] - phases[1]) % best)
+    error = max(fitting[0][0] - best, best - fitting[-1][0]) + PERIOD_STEP
+    # the latest tick any fitting period allows: a poll after it is after the real tick
+    end = ticks[-1][1]
+    anchor = max(end - ((end - high) % period) for period, (_, high) in fitting)
+    return best, anchor, error, ANCHOR_SLACK
 
 
 def _fit_two(
-    ticks: list[tuple[float, float]], quiet: deque[tuple[float, float]]
-) -> tuple[float, float] | None:
-    """(period, anchor) from the two narrowest change clusters, when polls crossed the
+    ticks: list[tuple[float, float]],
+    quiet: deque[tuple[float, float]],
+    changes: deque[tuple[float, float]],
+) -> Fit | None:
+    """(period, anchor, error, late) from the two narrowest change clusters, when polls crossed the
     stretch between them often enough and never saw a change there: their distance is one
     period, not several. Known one period sooner than ``_fit`` can tell."""
     if len(ticks) < 2:
@@ -191,23 +263,33 @@ def _fit_two(
     inside = sum(1 for a, b in quiet if first[1] <= a and b <= second[0])
     if inside < TWO_TICK_QUIET:
         return None
+    if any(first[1] + SLACK < a and b < second[0] - SLACK for a, b in changes):
+        # an answer changed in between: a tick there (a task whose status stays put
+        # through a refresh makes quiet polls across it, so quiet alone proves little)
+        return None
+    # the period lies between the clusters' nearest and farthest ends
+    shortest, longest = second[0] - first[1], second[1] - first[0]
     snapped = round(period * 2) / 2
-    if abs(snapped - period) <= TWO_TICK_WIDTH * period:
+    if shortest <= snapped <= longest:
         period = snapped
-    # the second tick lies in its cluster and one period after a point of the first one
-    return period, min(second[1], first[1] + period)
+    error = max(period - shortest, longest - period)
+    # the second cluster's end: no earlier than its tick, whatever the period's error
+    return period, second[1], error, second[1] - second[0] + SLACK
 
 
-def _explains(found: tuple[float, float], intervals: deque[tuple[float, float]]) -> bool:
-    """Whether nearly every narrow change interval holds a tick of ``found`` (whose
-    anchor may sit up to ``ANCHOR_SLACK`` after the real tick: it is the latest phase)."""
-    period, anchor = found
+def _explains(found: Fit, intervals: deque[tuple[float, float]]) -> bool:
+    """Whether nearly every narrow change interval may hold a tick of ``found``, given
+    how late its anchor and how wrong its period may be."""
+    period, anchor, error, late = found
     narrow = [(a, b) for a, b in intervals if b - a <= CLUSTER_WIDTH]
-    held = sum(
-        1
-        for a, b in narrow
-        if anchor + ((b + ANCHOR_SLACK - anchor) // period) * period > a - SLACK
-    )
+    held = 0
+    for a, b in narrow:
+        k = round(((a + b) / 2 - anchor) / period)
+        for j in (k - 1, k, k + 1):
+            tick, give = anchor + j * period, SLACK + error * abs(j)
+            if tick - late - give < b and tick + give > a:
+                held += 1
+                break
     return held >= EXPLAINED * len(narrow)
 
 

@@ -8,7 +8,9 @@ after each poll and each failed poll, so the rules live here once:
   progress, what was learned about the model at this gateway (``pace``: durations, queue
   share, progress shape, refresh cadence; fed here by every poll and every finish), the
   model's typical duration and the server's own ``openai-poll-after-ms``; ``trace`` keeps
-  the GETs spent and the reason of every delay, for ``run.poll_stats()``;
+  the GETs spent and the reason of every delay, for ``run.poll_stats()``; a poller of
+  many tasks asks ``retime`` again when the pace learned something new while a task slept
+  on a guess (``+retimed``);
 - **deadline**: ``timeout`` seconds from the moment the following began (a task picked up
   by ``resume()`` after a restart gets a fresh budget; counting from its old submit time
   would time it out at once). No sleep goes past the deadline: the last poll happens at
@@ -41,11 +43,12 @@ import attrs
 from ..core.errors import APIConnectionError, RateLimitError, ServerError, TaskTimeoutError
 from ..core.task import Task, TaskStatus
 from .pace import PAIR_SPAN, Pace
-from .polling import PollPolicy, ProgressTrack
+from .polling import Delay, PollPolicy, ProgressTrack, has_progress
 
 __all__ = [
     "MAX_POLL_ERRORS",
     "RATE_LIMIT_PAUSE",
+    "RETIME_GAIN",
     "Decision",
     "Finished",
     "Follow",
@@ -98,6 +101,8 @@ Decision: TypeAlias = PollAgain | Finished | GiveUp
 
 #: decisions kept per task (a stuck task polled for hours keeps its latest ones)
 MAX_DECISIONS = 200
+#: a waiting task is re-timed when what was learned brings its poll this much sooner
+RETIME_GAIN = 1.0
 #: a finish bracketed by polls further apart than this is learned at its upper bound
 NARROW_FINISH = 2.0
 
@@ -149,6 +154,8 @@ class Follow:
     trace: PollTrace = attrs.field(factory=PollTrace)
     #: epoch seconds now (a test drives a recorded timeline through it)
     clock: Callable[[], float] = time.time
+    #: the current wait is a 429's or an error's, not the policy's
+    _held: bool = attrs.field(default=False, init=False)
 
     @property
     def task_id(self) -> str:
@@ -186,7 +193,7 @@ class Follow:
         """The step after a poll answered ``task`` (kept under the submit's id, whatever id
         the answer carries: the answer itself stays on ``task.raw``). ``sent_at`` (epoch)
         is when that GET left; it brackets when the answer changed, for the cadence."""
-        self.errors = 0
+        self.errors, self._held = 0, False
         if task.id != self.task_id:
             task = attrs.evolve(task, id=self.task_id)
         self.task = task
@@ -197,8 +204,28 @@ class Follow:
             return self._timed_out()
         return PollAgain(self._policy_delay())
 
+    def retime(self, waiting: float) -> float | None:
+        """The next poll decided again because something was learned about the model while
+        this task waits ``waiting`` more seconds (a batch's first finishers): the new delay
+        when it is at least ``RETIME_GAIN`` sooner, else None (also when the wait is not the
+        policy's: the task ended, or it waits out an error or a 429)."""
+        if self.task.status.is_terminal or self.errors or self._held:
+            return None
+        if has_progress(self.task.progress) and not (self.pace and self.pace.stepped):
+            return None  # a reading that old would be read as today's: it waits as it is
+        now = self.clock()
+        elapsed = now - self.submitted_at
+        probe = self.track.probed_tick
+        delay = self._choose(now, elapsed)
+        if delay.seconds > waiting - RETIME_GAIN:
+            self.track.probed_tick = probe  # the wait stands, and so does its purpose
+            return None
+        self.trace.note(elapsed, delay.seconds, delay.reason + "+retimed")
+        return self.clip(delay.seconds)
+
     def after_error(self, error: BaseException) -> Decision:
         """The step after a poll raised ``error``."""
+        self._held = True
         if not _may_pass(error):
             return GiveUp(error)
         if self._past_deadline():
@@ -256,6 +283,11 @@ class Follow:
     def _policy_delay(self) -> float:
         now = self.clock()
         elapsed = now - self.submitted_at
+        self._observe(elapsed)
+        return self._decide(now, elapsed)
+
+    def _observe(self, elapsed: float) -> None:
+        """Feed the latest answer to this task's track (progress, statuses)."""
         self.track.observe(elapsed, self.task.progress)
         if self.pace is not None and not self.track.paired:
             self._learn_pair(self.pace)
@@ -264,7 +296,14 @@ class Follow:
             self.track.stages.observe(elapsed, stage_of(self.task))
             if self.pace is not None:
                 self.pace.stages.bound_running(self.task_id, self.track.stages.switches, elapsed)
-        delay = self.policy.decide(
+
+    def _decide(self, now: float, elapsed: float) -> float:
+        delay = self._choose(now, elapsed)
+        self.trace.note(elapsed, delay.seconds, delay.reason)
+        return self.clip(delay.seconds)
+
+    def _choose(self, now: float, elapsed: float) -> Delay:
+        return self.policy.decide(
             elapsed=elapsed,
             progress=self.task.progress,
             typical_seconds=self.typical_seconds,
@@ -273,8 +312,6 @@ class Follow:
             pace=self.pace,
             now=now,
         )
-        self.trace.note(elapsed, delay.seconds, delay.reason)
-        return self.clip(delay.seconds)
 
     def _past_deadline(self) -> bool:
         left = self.time_left()

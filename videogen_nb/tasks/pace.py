@@ -70,6 +70,13 @@ class Pace:
             and self.cadence.period is None
         )
 
+    @property
+    def milestone(self) -> int:
+        """How many kinds of knowledge this pace holds (durations, a queue share). When
+        it grows, tasks that wait on a guess may be due sooner: a batch learns from its
+        own first finishers. (A refresh cadence only ever moves polls later.)"""
+        return (len(self._sorted) >= MIN_SAMPLES) + (self._agreed_share() is not None)
+
     def enlist(self) -> bool:
         """Whether a task starting now is one of the batch's scouts (the first ``SCOUTS``
         while the pace is blank)."""

@@ -14,7 +14,8 @@ delay (``Delay.reason``):
 1. ``queue-share``: with progress that rises linearly after a queue phase and the queue
    share learned (two readings of one running task, or a finished one), one reading
    predicts the finish as a window: poll just after it when it is sharp, else at its
-   start, where a fresh reading sharpens it;
+   start, where a fresh reading sharpens it, and through it once it has begun (a long
+   task's progress moves a point every few seconds);
 2. ``progress-rate``: without a learned queue share, the rate since progress first
    appeared (``ProgressTrack``); a rate measured from submit would overestimate the
    remaining time several times over (gateways show 0 % while queued);
@@ -35,7 +36,10 @@ Then two adjustments:
 
 - ``+refresh``: when the gateway's refresh cadence is known, an answer cannot change
   between two refreshes: the poll moves to just after the last refresh before the chosen
-  time (or the next refresh, whichever is later);
+  time (or the next refresh, whichever is later), after the latest moment that refresh may
+  come given the period's error; ``+probe``: a few tasks poll inside that window first,
+  so that the ticks keep being timed (polls on the ticks alone never would). A cadence
+  whose error has grown past a share of its period is not used;
 - ``server-hint``: ``openai-poll-after-ms`` is the soonest the server wants to be asked
   again: never sooner; later whenever the estimate says so.
 """
@@ -47,12 +51,19 @@ import attrs
 from .pace import Pace
 from .stages import StageTrack, finish_bounds, informative_poll
 
-__all__ = ["Delay", "PollPolicy", "ProgressTrack"]
+__all__ = ["Delay", "PollPolicy", "ProgressTrack", "has_progress"]
 
 #: durations needed inside a task's bounds before their shortest times its next poll
 MIN_PLAUSIBLE = 20
 #: a wait the statuses call certain may be this many ``max_delay`` long
 WAIT_CEILING = 4
+#: a refresh cadence is used while the real tick may be at most this share of a period off
+#: the predicted one
+STALE_SHARE = 0.15
+#: the share of tasks (by their jitter) that probe a refresh tick from both sides ...
+PROBE_SHARE = 0.1
+#: ... when the tick may be this many seconds off the predicted one
+PROBE_SPREAD = 0.15
 #: scouts poll about every second for this long at most (long enough to see a gateway
 #: refresh twice at new-api's 15 s; a batch of long videos must not pay for more)
 SCOUT_SECONDS = 40.0
@@ -74,10 +85,12 @@ class ProgressTrack:
     jitter: float = 0.5
     #: one of the few tasks that poll every second while nothing is known (``Pace.enlist``)
     scout: bool = False
+    #: the refresh tick this task's last poll came just before, on purpose (a probe)
+    probed_tick: float | None = None
 
     def observe(self, elapsed: float, progress: int | None) -> None:
         """Record a poll's progress (the first and the latest reading with progress)."""
-        if not _has_progress(progress):
+        if not has_progress(progress):
             return
         assert progress is not None
         if self.since is None:
@@ -165,7 +178,7 @@ class PollPolicy:
         this gateway; ``now`` (epoch seconds) places the poll on the gateway's refreshes."""
         delay = self._estimate(elapsed, progress, typical_seconds, track, pace)
         if pace is not None and now is not None:
-            delay = self._on_refresh(delay, pace, now)
+            delay = self._on_refresh(delay, pace, now, track)
         if poll_after is not None and poll_after > delay.seconds:
             return Delay(max(poll_after, self.floor), "server-hint")
         return Delay(max(delay.seconds, self.floor), delay.reason)
@@ -180,7 +193,7 @@ class PollPolicy:
         track: ProgressTrack | None,
         pace: Pace | None,
     ) -> Delay:
-        usable = _has_progress(progress) and not (pace is not None and pace.stepped)
+        usable = has_progress(progress) and not (pace is not None and pace.stepped)
         if (
             not usable
             and track is not None
@@ -225,8 +238,12 @@ class PollPolicy:
         queue share's error several times over; one near the end is exact)."""
         if latest < -self.fine_window:
             return Delay(self._clamp(self.fine_interval - self.growth * latest), "overdue")
-        if latest - earliest > self.fine_interval and earliest > self.fine_interval / 2:
-            return Delay(min(earliest, self.max_delay), "queue-share")
+        if latest - earliest > self.fine_interval:
+            if earliest > self.fine_interval / 2:
+                return Delay(min(earliest, self.max_delay), "queue-share")
+            # it may end at any moment of a wide window (a long task's progress moves one
+            # point every few seconds): through it, as a 1 s loop would, a little tighter
+            return Delay(self.fine_interval * self.window_step, "queue-share")
         delay = max(latest + self.finish_margin, self.fine_interval / 2)
         return Delay(min(delay, self.max_delay), "queue-share")
 
@@ -295,14 +312,42 @@ class PollPolicy:
         ceiling = self.max_delay * (1 if pace.cadence.period else WAIT_CEILING)
         return Delay(min(plausible - elapsed, ceiling), "stages")
 
-    def _on_refresh(self, delay: Delay, pace: Pace, now: float) -> Delay:
+    def _on_refresh(
+        self, delay: Delay, pace: Pace, now: float, track: ProgressTrack | None
+    ) -> Delay:
         cadence = pace.cadence
         upcoming, before = cadence.next_tick(now), cadence.last_tick(now + delay.seconds)
-        if upcoming is None or before is None:
+        period = cadence.period
+        if upcoming is None or before is None or period is None:
             return delay
         # The answer at the chosen time is the answer right after the refresh before it.
         tick = max(upcoming, before)
-        return Delay(tick + self.refresh_margin - now, delay.reason + "+refresh")
+        probed, reason = None, delay.reason + "+refresh"
+        if track is not None:
+            probed, track.probed_tick = track.probed_tick, None
+        if probed is not None and probed > now:
+            tick, reason = probed, delay.reason + "+probe"  # the probe's second half
+        spread = cadence.uncertainty(tick)
+        if spread > STALE_SHARE * period:
+            # too many periods past what was observed for the period's error: poll as the
+            # estimate says (answers seen off the ticks re-time them)
+            return delay
+        if (
+            track is not None
+            and probed is None
+            and spread > PROBE_SPREAD
+            and track.jitter < PROBE_SHARE * spread / PROBE_SPREAD
+            and tick - spread - now > self.floor
+        ):
+            # A few tasks poll just before the tick and again just after it: when their
+            # answer changes, that narrow bracket re-times the ticks. Polls on the ticks
+            # alone never would, and the period's error grows with every period.
+            # each prober at its own point of the window: together they halve it and more
+            track.probed_tick = tick
+            share = min(1.0, track.jitter / (PROBE_SHARE * spread / PROBE_SPREAD))
+            return Delay(tick - spread * (1 - share) - now, delay.reason + "+probe")
+        # past the latest moment the refresh may come, so the answer is the new one
+        return Delay(tick + max(spread, self.refresh_margin) - now, reason)
 
     # -- shapes of a delay ----------------------------------------------------------------
 
@@ -322,5 +367,6 @@ class PollPolicy:
         return min(max(delay, self.min_delay, self.floor), self.max_delay)
 
 
-def _has_progress(progress: int | None) -> bool:
+def has_progress(progress: int | None) -> bool:
+    """Whether ``progress`` is a reading between the ends (0 % says nothing yet)."""
     return progress is not None and 0 < progress < 100
