@@ -173,9 +173,9 @@ class PollScheduler:
         self._ensure_running()
 
     def _retime(self, pace: Pace) -> None:
-        """``pace`` learned something new (its first durations, a queue share, the
-        gateway's cadence): the tasks waiting on a guess may be due sooner. A batch
-        learns from its own first finishers, and the rest must not sleep through it."""
+        """``pace`` learned something new (its first durations, a queue share): the tasks
+        waiting on a guess may be due sooner. A batch learns from its own first
+        finishers, and the rest must not sleep through it."""
         milestone = pace.milestone
         if milestone <= self._milestones.get(id(pace), 0):
             return
