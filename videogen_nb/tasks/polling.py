@@ -332,19 +332,21 @@ class PollPolicy:
             # too many periods past what was observed for the period's error: poll as the
             # estimate says (answers seen off the ticks re-time them)
             return delay
+        # the wider the window, the more tasks probe it
+        probers = PROBE_SHARE * spread / PROBE_SPREAD
         if (
             track is not None
             and probed is None
             and spread > PROBE_SPREAD
-            and track.jitter < PROBE_SHARE * spread / PROBE_SPREAD
+            and track.jitter < probers
             and tick - spread - now > self.floor
         ):
-            # A few tasks poll just before the tick and again just after it: when their
-            # answer changes, that narrow bracket re-times the ticks. Polls on the ticks
-            # alone never would, and the period's error grows with every period.
-            # each prober at its own point of the window: together they halve it and more
+            # A few tasks poll inside the window before the tick, each at its own point,
+            # and again just after it: when their answer changes, those narrow brackets
+            # re-time the ticks. Polls on the ticks alone never would, and the period's
+            # error grows with every period.
             track.probed_tick = tick
-            share = min(1.0, track.jitter / (PROBE_SHARE * spread / PROBE_SPREAD))
+            share = min(1.0, track.jitter / probers)
             return Delay(tick - spread * (1 - share) - now, delay.reason + "+probe")
         # past the latest moment the refresh may come, so the answer is the new one
         return Delay(tick + max(spread, self.refresh_margin) - now, reason)
